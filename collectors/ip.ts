@@ -2,29 +2,37 @@
 import { BlockList, isIP } from 'node:net';
 import { SockhuntError } from '../agent/errors.js';
 
-const HEX = '0123456789abcdef';
+const DECIMAL = Array.from({ length: 256 }, (_, i) => String(i));
 
-/** Formats 16 bytes as an RFC 5952 IPv6 string; an IPv4-mapped address is returned as dotted IPv4. */
-export function formatIPv6(b: Uint8Array): string {
-  if (isV4Mapped(b)) return `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
-  const words: number[] = [];
-  for (let i = 0; i < 16; i += 2) words.push((b[i]! << 8) | b[i + 1]!);
-  // Longest run of zero words (length ≥ 2) becomes "::" (first one on ties).
+/** Dotted IPv4 from 4 bytes at `offset` (network order). */
+export function formatIPv4Bytes(bytes: Uint8Array, offset: number): string {
+  return `${DECIMAL[bytes[offset]!]}.${DECIMAL[bytes[offset + 1]!]}.${DECIMAL[bytes[offset + 2]!]}.${DECIMAL[bytes[offset + 3]!]}`;
+}
+
+/**
+ * IPv6 from 16 bytes at `offset` in RFC 5952 form (lower case, the longest run of two or more zero groups
+ * shortened to `::`, the first on a tie). An IPv4-mapped address (::ffff:a.b.c.d) is returned as plain a.b.c.d.
+ */
+export function formatIPv6Bytes(bytes: Uint8Array, offset: number): string {
+  const groups = [0, 0, 0, 0, 0, 0, 0, 0];
   let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (words[i] !== 0) {
-      i++;
-      continue;
+  let bestLen = 1; // a single zero group is never shortened
+  let runStart = -1;
+  for (let i = 0; i < 8; i++) {
+    const g = (bytes[offset + 2 * i]! << 8) | bytes[offset + 2 * i + 1]!;
+    groups[i] = g;
+    if (g === 0) {
+      if (runStart < 0) runStart = i;
+      if (i - runStart + 1 > bestLen) {
+        bestStart = runStart;
+        bestLen = i - runStart + 1;
+      }
+    } else {
+      runStart = -1;
     }
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
   }
+  if (bestStart === 0 && bestLen === 5 && groups[5] === 0xffff) return formatIPv4Bytes(bytes, offset + 12);
+  if (bestLen === 8) return '::';
   let out = '';
   for (let i = 0; i < 8; i++) {
     if (i === bestStart) {
@@ -32,26 +40,12 @@ export function formatIPv6(b: Uint8Array): string {
       i += bestLen - 1;
       continue;
     }
-    if (out.length > 0 && !out.endsWith(':')) out += ':';
-    out += hexWord(words[i]!);
+    out += i === 7 || i + 1 === bestStart ? groups[i]!.toString(16) : `${groups[i]!.toString(16)}:`;
   }
   return out;
 }
 
-function hexWord(w: number): string {
-  if (w === 0) return '0';
-  let s = '';
-  while (w > 0) {
-    s = HEX[w & 0xf] + s;
-    w >>>= 4;
-  }
-  return s;
-}
-
-function isV4Mapped(b: Uint8Array): boolean {
-  for (let i = 0; i < 10; i++) if (b[i] !== 0) return false;
-  return b[10] === 0xff && b[11] === 0xff;
-}
+/** Decodes the addon's records into RawSocket rows. */
 
 export function ipType(ip: string): 'ipv4' | 'ipv6' {
   return ip.includes(':') ? 'ipv6' : 'ipv4';

@@ -2,7 +2,7 @@
 // input: a bad line is skipped and counted, so one odd entry degrades only itself.
 import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import type { Family, RawSocket, SocketState, Transport } from './types.js';
-import { formatIPv6 } from './ip.js';
+import { formatIPv6Bytes } from './ip.js';
 
 /** Reads /proc. Every method returns null where the entry is gone or unreadable. */
 export interface ProcReader {
@@ -91,7 +91,7 @@ export function decodeHexAddress(hex: string): string | null {
       scratch[w * 4 + 2] = (v >>> 16) & 0xff;
       scratch[w * 4 + 3] = v >>> 24;
     }
-    return formatIPv6(scratch);
+    return formatIPv6Bytes(scratch, 0);
   }
   return null;
 }
