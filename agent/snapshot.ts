@@ -46,7 +46,7 @@ export function rowFilter(f: RowFilters): (row: Connection) => boolean {
     if (processNeedle) {
       const name = row.process.name?.toLowerCase() ?? '';
       const exe = row.process.executable?.toLowerCase() ?? '';
-      if (!name.includes(processNeedle) && !exe.endsWith(`/${processNeedle}`)) return false;
+      if (!name.includes(processNeedle) && !exe.endsWith(`/${processNeedle}`) && !exe.endsWith(`\\${processNeedle}`)) return false;
     }
     if (f.user !== undefined && row.user.name !== f.user && row.user.id !== f.user) return false;
     if (f.states?.length && !f.states.includes(row.socket.state)) return false;

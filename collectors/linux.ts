@@ -3,7 +3,8 @@
 import { hostname } from 'node:os';
 import type { Collector, CollectorSpec, Connection, ProcessInfo, RawSocket, SampleOptions } from './types.js';
 import { type ProcReader, fsProcReader, parseNamespaceLink, parseSocketTable, parseContainerId } from './procfs.js';
-import { ipType, isUnspecified } from './ip.js';
+import { ipType } from './ip.js';
+import { directionOf, listenerIndex } from './direction.js';
 import { OwnerIndex } from './linux-owners.js';
 import { ProcessCache } from './linux-processes.js';
 import { loadSockDiag, type SockDiag } from './sockdiag.js';
@@ -233,33 +234,6 @@ export class LinuxCollector implements Collector {
     if (containerId) row.container = { id: containerId };
     return row;
   }
-}
-
-function listenKey(transport: string, ip: string, port: number): string {
-  return `${transport}|${ip}|${port}`;
-}
-
-/** Local endpoints that accept connections: TCP listeners. */
-function listenerIndex(sockets: RawSocket[]): Set<string> {
-  const set = new Set<string>();
-  for (const s of sockets) {
-    if (s.transport === 'tcp' && s.state === 'LISTEN') set.add(listenKey('tcp', s.localIp, s.localPort));
-  }
-  return set;
-}
-
-/** egress for sockets this host initiated, ingress for accepted ones, none for listeners and unconnected UDP. */
-export function directionOf(s: RawSocket, listeners: Set<string>): 'egress' | 'ingress' | undefined {
-  if (s.state === 'LISTEN' || s.state === 'UNCONNECTED') return undefined;
-  if (s.transport === 'udp') return 'egress';
-  if (s.state === 'SYN_RECV') return 'ingress';
-  if (s.state === 'CLOSE' && isUnspecified(s.remoteIp) && s.remotePort === 0) return undefined;
-  const p = s.localPort;
-  const accepted =
-    listeners.has(listenKey('tcp', s.localIp, p)) ||
-    listeners.has(listenKey('tcp', '0.0.0.0', p)) ||
-    listeners.has(listenKey('tcp', '::', p));
-  return accepted ? 'ingress' : 'egress';
 }
 
 export function createLinuxCollector(options?: LinuxCollectorOptions): LinuxCollector {
