@@ -3,6 +3,9 @@
 import { ERROR_CODES, SockhuntError, isSockhuntError } from './errors.js';
 import { type Command, type CommandIo, commandHelp, parseCommandArgs } from './commands/command.js';
 import { snapshotCommand } from './commands/snapshot.js';
+import { learnCommand } from './commands/learn.js';
+import { huntCommand } from './commands/hunt.js';
+import { baselineCommand } from './commands/baseline.js';
 import { escapeForTerminal } from './output/escape.js';
 
 declare const SOCKHUNT_VERSION: string;
@@ -11,7 +14,7 @@ declare const SOCKHUNT_COMMIT: string;
 export const VERSION = typeof SOCKHUNT_VERSION === 'string' ? SOCKHUNT_VERSION : '0.0.0-dev';
 export const COMMIT = typeof SOCKHUNT_COMMIT === 'string' ? SOCKHUNT_COMMIT : 'dev';
 
-const COMMANDS: Command[] = [snapshotCommand];
+const COMMANDS: Command[] = [snapshotCommand, learnCommand, huntCommand, baselineCommand];
 
 function mainHelp(): string {
   const list = COMMANDS.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`).join('\n');
@@ -67,8 +70,11 @@ export async function main(argv: string[], io: CommandIo = defaultIo()): Promise
 
 function reportError(err: unknown, io: CommandIo): number {
   if (isSockhuntError(err)) {
-    const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
-    io.err(`sockhunt: ${escapeForTerminal(err.message)}${escapeForTerminal(cause)} [${err.code}]\n`);
+    // Our own messages may span lines; each line is escaped. Of the cause, only its first line adds anything.
+    const causeLine = err.cause instanceof Error ? err.cause.message.split('\n')[0]! : '';
+    const cause = causeLine && !/^[[{]/.test(causeLine) && !err.message.includes(causeLine) ? `: ${causeLine}` : '';
+    const text = `${err.message}${cause}`.split('\n').map(escapeForTerminal).join('\n');
+    io.err(`sockhunt: ${text} [${err.code}]\n`);
     return ERROR_CODES[err.code].exit;
   }
   const e = err as Error;

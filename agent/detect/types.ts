@@ -63,6 +63,10 @@ export interface HistoryView {
   starts(key: ProcessKey, ip: string, port: number, transport: Transport): number[];
   /** All (process, destination) pairs with at least one start in the window. */
   pairs(): Array<{ processKey: ProcessKey; ip: string; port: number; transport: Transport }>;
+  /** Optional: the same starts with how each was attributed (beacon confidence drops for 'inferred'/'none'). */
+  events?(key: ProcessKey, ip: string, port: number, transport: Transport): Array<{ ts: number; attribution: ConnectionEvent['attribution'] }>;
+  /** Optional: the most recent row seen for this pair (process details for findings whose sockets are gone). */
+  lastRow?(key: ProcessKey, ip: string, port: number, transport: Transport): Connection | null;
 }
 
 export interface DetectContext {
@@ -76,6 +80,12 @@ export interface DetectContext {
   host: HostFacts;
   /** Process key of a row (the loop computes it once). */
   keyOf(row: Connection): ProcessKey | null;
+  /** Optional: the loop's sampling interval, i.e. the time resolution of ConnectionEvent.ts (default 1000). */
+  sampleIntervalMs?: number;
+  /** Optional: milliseconds since this socket (inode) was first seen; null when unknown. */
+  ageOf?(row: Connection): number | null;
+  /** Optional: the name a destination address was resolved from, when the loop knows it (DNS cache). */
+  domainOf?(ip: string): string | null;
 }
 
 export interface Evidence {
@@ -95,12 +105,17 @@ export interface FindingDraft {
   score: number;
   recommendedAction: string;
   evidence: Evidence[];
+  /** Optional: replaces the destination in the dedupe key (a scan groups by target network or port class). */
+  dedupeGroup?: string;
 }
 
 export interface ParamSpec {
   type: 'number' | 'integer' | 'boolean' | 'string' | 'string[]' | 'number[]';
   default: unknown;
   description: string;
+  /** Optional bounds for number/integer params (and each element of number[]). */
+  min?: number;
+  max?: number;
 }
 
 export interface DetectorSpec<P> {

@@ -1,0 +1,212 @@
+// Beaconing: a process opening connections to one destination at regular intervals (C2 check-ins).
+// Regularity is scored in the spirit of RITA (timestamp Bowley skewness + MAD/median, connection count,
+// persistence); the gate is the chance that Poisson (random) connections would look at least as regular,
+// which keeps 4–6 jittered starts from alarming on ordinary traffic. See docs/detectors.md.
+import type { Detector } from './types.js';
+import {
+  attributionShare,
+  baselineState,
+  clamp01,
+  formatDuration,
+  isoTime,
+  makeDraft,
+  processEvidence,
+  representativeRow,
+  round3,
+  type Attribution,
+} from './common.js';
+import { endpointLabel, isInternal, isLoopback, isNonUnicast } from './net.js';
+import { bowleySkew, mad, median, poissonRegularityChance } from './stats.js';
+import { processLabel } from './families.js';
+
+export type BeaconParams = {
+  minStarts: number;
+  maxStarts: number;
+  minIntervalMs: number;
+  maxRandomChance: number;
+  targetStarts: number;
+  persistenceMs: number;
+  webPorts: number[];
+};
+
+/** Share of check-ins that must open the same number of connections. */
+const MIN_ALIKE_SHARE = 0.9;
+
+const T1071 = { id: 'T1071', name: 'Application Layer Protocol' };
+const T1095 = { id: 'T1095', name: 'Non-Application Layer Protocol' };
+
+export interface BeaconAnalysis {
+  starts: number;
+  meanIntervalMs: number;
+  medianIntervalMs: number;
+  cv: number;
+  randomChance: number;
+  skew: number;
+  tsScore: number;
+  countScore: number;
+  persistenceScore: number;
+  significance: number;
+  score: number;
+}
+
+/** Scores a series of start times; null when it is too short or too fast to judge. Exported for tests and docs. */
+export function analyseStarts(raw: readonly number[], params: BeaconParams, resolutionMs: number): BeaconAnalysis | null {
+  // Starts seen in the same sample are one check-in (a beacon may open two sockets per callback), but check-ins
+  // must look alike: random traffic at a few seconds' mean piles 1, 2 or 3 starts into a sample at random.
+  const perSample = new Map<number, number>();
+  for (const t of raw.slice(-params.maxStarts)) perSample.set(t, (perSample.get(t) ?? 0) + 1);
+  const ts = [...perSample.keys()].sort((a, b) => a - b);
+  if (ts.length < params.minStarts) return null;
+  const multiplicity = [...perSample.values()];
+  const modal = Math.max(...[1, 2, 3, 4].map((m) => multiplicity.filter((x) => x === m).length));
+  if (modal / ts.length < MIN_ALIKE_SHARE) return null;
+  const intervals = ts.slice(1).map((t, i) => t - ts[i]!);
+  const k = intervals.length;
+  const span = ts[ts.length - 1]! - ts[0]!;
+  const mean = span / k;
+  if (mean < Math.max(params.minIntervalMs, 1.5 * resolutionMs)) return null;
+
+  // Quantisation to the sampling grid adds variance q²/6 to every interval; counting it in (rather than
+  // subtracting it) keeps coarse-grained random traffic from looking regular.
+  const variance = intervals.reduce((s, d) => s + (d - mean) ** 2, 0) / k + (resolutionMs * resolutionMs) / 6;
+  const cv = Math.sqrt(variance) / mean;
+  const randomChance = poissonRegularityChance(k, cv);
+
+  const med = median(intervals);
+  const skew = bowleySkew(intervals, resolutionMs);
+  const madScore = clamp01(med > 0 ? (med - mad(intervals)) / med : 0);
+  const tsScore = (1 - Math.abs(skew) + madScore) / 2;
+  const countScore = clamp01(ts.length / params.targetStarts);
+  const persistenceScore = clamp01(span / params.persistenceMs);
+  const significance = clamp01(Math.log10(1 / Math.max(randomChance, 1e-300)) / 10);
+  const score = 0.4 * tsScore + 0.2 * significance + 0.2 * countScore + 0.2 * persistenceScore;
+  return {
+    starts: ts.length,
+    meanIntervalMs: mean,
+    medianIntervalMs: med,
+    cv,
+    randomChance,
+    skew,
+    tsScore,
+    countScore,
+    persistenceScore,
+    significance,
+    score,
+  };
+}
+
+export const beacon: Detector<BeaconParams> = {
+  spec: {
+    id: 'beacon',
+    name: 'Periodic connections (beaconing)',
+    technique: [T1071, T1095],
+    description:
+      'A process connects to one destination it did not use in the baseline at regular intervals, jitter included: ' +
+      'the rhythm of a command-and-control check-in.',
+    references: [
+      'https://attack.mitre.org/techniques/T1071/',
+      'https://attack.mitre.org/techniques/T1095/',
+      'https://github.com/activecm/rita',
+    ],
+    params: {
+      minStarts: { type: 'integer', default: 4, min: 3, description: 'Fewest distinct connection start times judged.' },
+      maxStarts: { type: 'integer', default: 200, min: 4, description: 'Most recent start times analysed per pair.' },
+      minIntervalMs: {
+        type: 'number',
+        default: 1500,
+        min: 0,
+        description: 'Shortest mean interval judged (also at least 1.5 sampling intervals).',
+      },
+      maxRandomChance: {
+        type: 'number',
+        default: 1e-5,
+        min: 0,
+        max: 1,
+        description: 'Report only when random (Poisson) connections would look this regular with at most this chance.',
+      },
+      targetStarts: { type: 'integer', default: 20, min: 1, description: 'Start count at which the count score is full.' },
+      persistenceMs: {
+        type: 'number',
+        default: 15 * 60_000,
+        min: 1,
+        description: 'Beaconing duration at which the persistence score is full.',
+      },
+      webPorts: {
+        type: 'number[]',
+        default: [80, 443, 8000, 8080, 8443, 8888],
+        description: 'TCP ports mapped to T1071 (application layer); anything else is T1095.',
+      },
+    },
+  },
+
+  detect(ctx, params) {
+    const resolution = ctx.sampleIntervalMs ?? 1000;
+    const state = baselineState(ctx.baseline);
+    const drafts = [];
+    for (const pair of ctx.history.pairs()) {
+      const { processKey: key, ip, port, transport } = pair;
+      if (isLoopback(ip) || isNonUnicast(ip)) continue;
+      if (ctx.baseline.hasEndpoint(key, ip, port, transport)) continue;
+      if (ctx.baseline.isAllowed(key, ip, port, transport)) continue;
+      const a = analyseStarts(ctx.history.starts(key, ip, port, transport), params, resolution);
+      if (!a || a.randomChance > params.maxRandomChance) continue;
+
+      const internal = isInternal(ip, ctx.host.internalNetworks);
+      // internal pollers (monitoring, service discovery) are the commonest benign beacons
+      const score = a.score * (internal ? 0.85 : 1);
+      const events = ctx.history.events?.(key, ip, port, transport);
+      const attribution: Attribution[] = events ? events.map((e) => e.attribution) : ['socket'];
+      const row = representativeRow(ctx, key, ip, port, transport);
+      const starts = ctx.history.starts(key, ip, port, transport);
+      const jitterPct = Math.round(a.cv * Math.sqrt(3) * 100);
+      const period = formatDuration(a.meanIntervalMs);
+      const dest = endpointLabel(ip, port, transport);
+      const web = transport === 'tcp' && params.webPorts.includes(port);
+      drafts.push(
+        makeDraft(beacon.spec, {
+          technique: [web ? T1071 : T1095],
+          processKey: key,
+          row,
+          score,
+          confidence: {
+            attribution: attributionShare(attribution),
+            evidence: clamp01(Math.log10(1 / Math.max(a.randomChance, 1e-300)) / 8),
+            baseline: state,
+          },
+          recommendedAction:
+            `Find out why ${processLabel(row)} checks in with ${dest} every ~${period}: verify the executable ` +
+            `${row.process.executable ?? '(unknown path)'} (package, signature, hash reputation) and look the destination up ` +
+            `in threat intel. If it is not explained, block egress to ${ip} and isolate the host; if it is a known ` +
+            `service, add an allow entry (sockhunt baseline allow).`,
+          evidence: [
+            {
+              summary:
+                `${processLabel(row)} → ${dest} (${internal ? 'internal' : 'external'}): ${a.starts} connections ` +
+                `every ~${period} (±${jitterPct}%) over ${formatDuration(a.meanIntervalMs * (a.starts - 1))}; ` +
+                `random traffic this regular: p≈${a.randomChance.toExponential(1)}`,
+              process: processEvidence(row, key),
+              destination: { ip, port, transport, internal },
+            },
+            {
+              timings: {
+                first_seen: isoTime(starts[0] ?? ctx.now),
+                last_seen: isoTime(starts[starts.length - 1] ?? ctx.now),
+                starts: a.starts,
+                mean_interval_ms: Math.round(a.meanIntervalMs),
+                median_interval_ms: Math.round(a.medianIntervalMs),
+                cv: round3(a.cv),
+                bowley_skew: round3(a.skew),
+                ts_score: round3(a.tsScore),
+                count_score: round3(a.countScore),
+                persistence_score: round3(a.persistenceScore),
+                random_chance: a.randomChance,
+                attribution_share: round3(attributionShare(attribution)),
+              },
+            },
+          ],
+        }),
+      );
+    }
+    return drafts;
+  },
+};

@@ -1,0 +1,188 @@
+// The one place that wires collectors → tracker → detectors → store. One sample: read the socket table (and
+// conntrack), find connection starts and ends, then either learn them into the baseline or run the detectors
+// and record findings; every write of the sample happens in one transaction.
+import type { Collector, Connection } from '../collectors/types.js';
+import { readConntrack, type ConntrackFlow } from '../collectors/conntrack.js';
+import type { AgentStore } from '../store/index.js';
+import { processKeyOf } from '../store/process-key.js';
+import type { LearnEntry } from '../store/baseline.js';
+import { ConnectionTracker, isConnected } from './tracker.js';
+import { HostFactsSource } from './host-facts.js';
+import { type ConfiguredDetector, runDetectors } from './detect/index.js';
+import type { ConnectionEvent, DetectContext, ProcessKey } from './detect/types.js';
+import { FindingRecorder, type RecordedFinding } from './recorder.js';
+import type { Config } from './config.js';
+import { SockhuntError } from './errors.js';
+
+export type LoopMode = 'learn' | 'hunt';
+
+export interface SampleStats {
+  ts: number;
+  sockets: number;
+  started: number;
+  processes: number;
+  /** learn: destinations touched in this sample. */
+  destinations: number;
+  findings: RecordedFinding[];
+  detectorErrors: Array<{ detector: string; error: unknown }>;
+}
+
+export interface LoopOptions {
+  collector: Collector & { processCpu?(): Map<number, number> };
+  store: AgentStore;
+  config: Config;
+  mode: LoopMode;
+  host: { name: string; id: string };
+  detectors: ConfiguredDetector[];
+  hostFacts?: HostFactsSource;
+}
+
+/** Connections whose process is unknown are learned under this key, so the host's own traffic is known. */
+const UNATTRIBUTED: ProcessKey = 'unattributed';
+
+export class AgentLoop {
+  readonly tracker: ConnectionTracker;
+  private readonly hostFacts: HostFactsSource;
+  private readonly recorder: FindingRecorder;
+  private readonly keys = new WeakMap<Connection['process'], ProcessKey | null>();
+  private readonly firstSeenByInode = new Map<number, number>();
+  private lastSampleAt: number | null = null;
+  mode: LoopMode;
+
+  constructor(private readonly opts: LoopOptions) {
+    this.mode = opts.mode;
+    this.tracker = new ConnectionTracker((row) => this.keyOf(row));
+    this.hostFacts = opts.hostFacts ?? new HostFactsSource({ internalNetworks: opts.config.internal_networks });
+    this.recorder = new FindingRecorder(opts.store.findings, opts.host, opts.config.findings.suppression_window);
+  }
+
+  keyOf(row: Connection): ProcessKey | null {
+    if (row.process.pid === null && row.process.executable === null && row.process.name === null) return null;
+    let key = this.keys.get(row.process);
+    if (key === undefined) {
+      key = processKeyOf(row.process);
+      this.keys.set(row.process, key);
+    }
+    return key;
+  }
+
+  async sample(now = Date.now()): Promise<SampleStats> {
+    const { collector, store, config } = this.opts;
+    store.baseline.refresh(); // picks up `baseline allow` / `import` made by another process
+    const rows = await collector.sample({ netns: config.netns });
+    let flows: ConntrackFlow[] | null = null;
+    if (config.conntrack) flows = readConntrack();
+    const { started, ended } = this.tracker.update(rows, now, flows, (ip) => this.hostFacts.isLocalAddress(ip, now));
+    this.trackAges(rows, now);
+    const interval = this.lastSampleAt === null ? config.interval : Math.max(0, now - this.lastSampleAt);
+    this.lastSampleAt = now;
+
+    const stats: SampleStats = { ts: now, sockets: rows.length, started: started.length, processes: 0, destinations: 0, findings: [], detectorErrors: [] };
+    const tcpDelta = this.hostFacts.tcpCounterDelta();
+    try {
+      store.transaction(() => {
+        store.history.recordStarts(started.map((e) => (e.processKey === null ? { ...e, processKey: UNATTRIBUTED } : e)), now);
+        if (ended.length > 0) store.history.recordEnds(ended.map((e) => ({ row: e.event.row, ts: e.end })));
+        if (this.mode === 'learn') {
+          const result = store.baseline.learn({ ts: now, intervalMs: interval, entries: this.learnEntries(rows, started) });
+          stats.processes = result.processes;
+          stats.destinations = result.destinations;
+        } else {
+          const { drafts, errors } = runDetectors(this.context(rows, started, now, tcpDelta), this.opts.detectors);
+          stats.detectorErrors = errors;
+          stats.findings = this.recorder.record(drafts, now);
+        }
+      });
+    } catch (err) {
+      if (err instanceof SockhuntError) throw err;
+      throw new SockhuntError('SOCKHUNT_E_DB_WRITE', 'the sample could not be stored', { cause: err });
+    }
+    return stats;
+  }
+
+  private learnEntries(rows: Connection[], started: ConnectionEvent[]): LearnEntry[] {
+    const fresh = new Set<Connection>();
+    const entries: LearnEntry[] = [];
+    for (const e of started) {
+      if (e.attribution === 'socket') fresh.add(e.row);
+      else entries.push({ row: e.row, processKey: e.processKey ?? UNATTRIBUTED, isNew: true });
+    }
+    for (const row of rows) {
+      if (!isConnected(row) || row.process.pid === null) continue;
+      entries.push({ row, processKey: this.keyOf(row), isNew: fresh.has(row) });
+    }
+    return entries;
+  }
+
+  private context(rows: Connection[], started: ConnectionEvent[], now: number, tcpDelta: ReturnType<HostFactsSource['tcpCounterDelta']>): DetectContext {
+    const { store, collector, config } = this.opts;
+    return {
+      now,
+      rows,
+      started,
+      history: store.history.view(),
+      baseline: store.baseline.view(),
+      host: {
+        hostName: this.opts.host.name,
+        resolvers: this.hostFacts.resolvers(now),
+        internalNetworks: this.hostFacts.internalNetworks(now).cidrs,
+        tcpCounterDelta: tcpDelta,
+        processCpu: collector.processCpu?.() ?? new Map(),
+      },
+      keyOf: (row) => this.keyOf(row),
+      sampleIntervalMs: config.interval,
+      ageOf: (row) => {
+        const first = this.firstSeenByInode.get(row.socket.inode);
+        return first === undefined ? null : now - first;
+      },
+    };
+  }
+
+  /** First time each socket inode was seen, for the age of long-lived connections. */
+  private trackAges(rows: Connection[], now: number): void {
+    const present = new Set<number>();
+    for (const row of rows) {
+      if (row.socket.inode === 0) continue;
+      present.add(row.socket.inode);
+      if (!this.firstSeenByInode.has(row.socket.inode)) this.firstSeenByInode.set(row.socket.inode, now);
+    }
+    for (const inode of this.firstSeenByInode.keys()) if (!present.has(inode)) this.firstSeenByInode.delete(inode);
+  }
+
+  /** Samples every interval until the duration is over or the signal aborts. Sample errors go to onError. */
+  async run(options: {
+    durationMs: number;
+    signal?: AbortSignal;
+    onSample?(stats: SampleStats): void;
+    onError?(err: unknown): void;
+  }): Promise<void> {
+    const interval = this.opts.config.interval;
+    const end = Date.now() + options.durationMs;
+    let next = Date.now();
+    while (!options.signal?.aborted) {
+      try {
+        options.onSample?.(await this.sample());
+      } catch (err) {
+        options.onError?.(err);
+      }
+      next += interval;
+      const now = Date.now();
+      if (next < now) next = now; // fell behind: do not burst to catch up
+      if (next > end) break;
+      await sleep(next - now, options.signal);
+    }
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

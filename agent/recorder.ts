@@ -1,0 +1,84 @@
+// Drafts from the detectors become findings: one per detector, process and destination (or the detector's
+// group) per suppression window. A repeat updates count, last seen and, when higher, risk; it keeps event.id
+// and hunt.id. Nothing floods the store: a scan that makes 10,000 sockets is one finding with a count.
+import { randomUUID } from 'node:crypto';
+import type { FindingsStore, FindingRecord } from '../store/findings.js';
+import type { FindingDraft, Risk } from './detect/types.js';
+import { RISKS } from './detect/types.js';
+import { buildFindingDoc, dedupeKey, type FindingDoc } from './findings.js';
+
+export interface RecordedFinding {
+  doc: FindingDoc;
+  isNew: boolean;
+}
+
+const rank = (r: Risk): number => RISKS.indexOf(r);
+
+export class FindingRecorder {
+  /** Open findings by dedupe key, so that a repeat costs no query. */
+  private readonly open = new Map<string, FindingRecord>();
+
+  constructor(
+    private readonly store: FindingsStore,
+    private readonly host: { name: string; id: string },
+    private readonly suppressionMs: number,
+  ) {}
+
+  /** Call inside the sample's transaction. Returns what was created or changed. */
+  record(drafts: readonly FindingDraft[], now: number): RecordedFinding[] {
+    const out: RecordedFinding[] = [];
+    const touched = new Set<string>();
+    for (const draft of drafts) {
+      const key = dedupeKey(draft);
+      if (touched.has(key)) continue; // one update per finding per sample
+      touched.add(key);
+      const since = now - this.suppressionMs;
+      let existing = this.open.get(key) ?? null;
+      if (existing && existing.lastSeen < since) existing = null;
+      existing ??= this.store.findOpen(key, since);
+      if (existing) {
+        const keepOld = rank(existing.risk) > rank(draft.risk);
+        const best = keepOld ? { ...draft, risk: existing.risk, confidence: existing.confidence, score: existing.score } : draft;
+        const doc = buildFindingDoc(best, {
+          eventId: existing.eventId,
+          huntId: existing.huntId,
+          host: this.host,
+          firstSeen: existing.firstSeen,
+          lastSeen: now,
+          count: existing.count + 1,
+          now,
+        });
+        this.store.update(existing.eventId, { count: existing.count + 1, lastSeen: now, doc, risk: best.risk, confidence: best.confidence, score: best.score, updatedAt: now });
+        this.open.set(key, { ...existing, count: existing.count + 1, lastSeen: now, risk: best.risk, confidence: best.confidence, score: best.score, doc });
+        out.push({ doc, isNew: false });
+        continue;
+      }
+      const eventId = randomUUID();
+      const huntId = this.store.nextHuntId(new Date(now));
+      const doc = buildFindingDoc(draft, { eventId, huntId, host: this.host, firstSeen: now, lastSeen: now, count: 1, now });
+      const record = this.store.insert({
+        eventId,
+        huntId,
+        detector: draft.detector,
+        processKey: draft.processKey,
+        destIp: draft.destination.ip,
+        destPort: draft.destination.port,
+        transport: draft.row.network.transport,
+        risk: draft.risk,
+        confidence: draft.confidence,
+        score: draft.score,
+        firstSeen: now,
+        lastSeen: now,
+        count: 1,
+        dedupeKey: key,
+        doc,
+      });
+      this.open.set(key, record);
+      out.push({ doc, isNew: true });
+    }
+    if (this.open.size > 10_000) {
+      for (const [k, r] of this.open) if (r.lastSeen < now - this.suppressionMs) this.open.delete(k);
+    }
+    return out;
+  }
+}
