@@ -45,6 +45,7 @@ export class AgentLoop {
   private readonly hostFacts: HostFactsSource;
   private readonly recorder: FindingRecorder;
   private readonly keys = new WeakMap<Connection['process'], ProcessKey | null>();
+  private readonly keysByPid = new Map<number, { executable: string | null; commandLine: string | null; name: string | null; key: ProcessKey | null }>();
   private readonly firstSeenByInode = new Map<number, number>();
   private lastSampleAt: number | null = null;
   mode: LoopMode;
@@ -57,12 +58,22 @@ export class AgentLoop {
   }
 
   keyOf(row: Connection): ProcessKey | null {
-    if (row.process.pid === null && row.process.executable === null && row.process.name === null) return null;
-    let key = this.keys.get(row.process);
-    if (key === undefined) {
-      key = processKeyOf(row.process);
-      this.keys.set(row.process, key);
+    const p = row.process;
+    if (p.pid === null && p.executable === null && p.name === null) return null;
+    let key = this.keys.get(p);
+    if (key !== undefined) return key;
+    // Rows are new objects every sample, their process facts mostly the same strings: remember the key by pid.
+    const cached = p.pid !== null ? this.keysByPid.get(p.pid) : undefined;
+    if (cached && cached.executable === p.executable && cached.commandLine === p.command_line && cached.name === p.name) {
+      key = cached.key;
+    } else {
+      key = processKeyOf(p);
+      if (p.pid !== null) {
+        if (this.keysByPid.size > 50_000) this.keysByPid.clear();
+        this.keysByPid.set(p.pid, { executable: p.executable, commandLine: p.command_line, name: p.name, key });
+      }
     }
+    this.keys.set(p, key);
     return key;
   }
 

@@ -62,7 +62,13 @@ export class ConnectionTracker {
       seen.add(key);
       if (row.process.pid !== null) {
         const pk = this.keyOf(row);
-        this.owners.set(destKey(row.socket.netns, row.network.transport, row.destination.ip, row.destination.port), { row, key: pk, at: now });
+        const dk = destKey(row.socket.netns, row.network.transport, row.destination.ip, row.destination.port);
+        const owner = this.owners.get(dk);
+        if (owner) {
+          owner.row = row;
+          owner.key = pk;
+          owner.at = now;
+        } else this.owners.set(dk, { row, key: pk, at: now });
         const live = this.live.get(key);
         if (live) {
           live.lastSeen = now;

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { ConnectionTracker } from '../../agent/tracker.js';
+import type { Connection } from '../../collectors/types.js';
+import type { ConntrackFlow } from '../../collectors/conntrack.js';
+
+function row(o: { pid?: number | null; sport: number; dst?: string; dport?: number; state?: Connection['socket']['state']; inode?: number }): Connection {
+  const pid = o.pid === undefined ? 50 : o.pid;
+  return {
+    '@timestamp': '2026-11-28T00:00:00.000Z',
+    host: { name: 'h' },
+    process: { pid, name: pid ? 'beacon' : null, executable: pid ? '/tmp/beacon' : null, command_line: null, parent: { pid: null, name: null } },
+    user: { name: pid ? 'www-data' : null, id: pid ? '33' : null },
+    source: { ip: '192.0.2.10', port: o.sport },
+    destination: { ip: o.dst ?? '203.0.113.5', port: o.dport ?? 8443 },
+    network: { transport: 'tcp', type: 'ipv4', direction: 'egress' },
+    socket: { state: o.state ?? 'ESTABLISHED', inode: o.inode ?? (pid ? 1000 + o.sport : 0), family: 'inet', owner_pids: pid ? [pid] : [] },
+  };
+}
+const keyOf = (r: Connection): string | null => r.process.executable;
+
+describe('ConnectionTracker', () => {
+  it('counts a connection once across samples, and its TIME_WAIT leftover is not a new start', () => {
+    const t = new ConnectionTracker(keyOf);
+    expect(t.update([row({ sport: 40000 })], 1000).started).toHaveLength(1);
+    expect(t.update([row({ sport: 40000 })], 2000).started).toHaveLength(0);
+    const after = t.update([row({ sport: 40000, pid: null, state: 'TIME_WAIT', inode: 0 })], 3000);
+    expect(after.started).toHaveLength(0);
+    const gone = t.update([], 63_000);
+    expect(gone.ended).toHaveLength(1);
+    expect(gone.ended[0]!.end).toBe(2000);
+  });
+
+  it('recovers short connections from TIME_WAIT and attributes them to the last owner of that destination', () => {
+    const t = new ConnectionTracker(keyOf);
+    t.update([row({ sport: 40000 })], 1000);
+    const u = t.update([row({ sport: 40001, pid: null, state: 'TIME_WAIT', inode: 0 })], 5000);
+    expect(u.started).toHaveLength(1);
+    expect(u.started[0]).toMatchObject({ ts: 5000, processKey: '/tmp/beacon', attribution: 'inferred', row: { process: { pid: 50 } } });
+    const stranger = t.update([row({ sport: 40002, pid: null, state: 'TIME_WAIT', inode: 0, dst: '198.51.100.9' })], 6000);
+    expect(stranger.started[0]).toMatchObject({ processKey: null, attribution: 'none' });
+  });
+
+  it('recovers flows from conntrack that left no socket behind, only those this host started', () => {
+    const t = new ConnectionTracker(keyOf);
+    const flow = (sport: number, src = '192.0.2.10'): ConntrackFlow => ({ transport: 'udp', family: 'inet', srcIp: src, srcPort: sport, dstIp: '198.51.100.53', dstPort: 53, state: null, unreplied: false });
+    const isLocal = (ip: string): boolean => ip === '192.0.2.10';
+    const u = t.update([], 1000, [flow(5000), flow(5001), flow(5002, '198.51.100.1')], isLocal);
+    expect(u.started.map((e) => e.row.source.port)).toEqual([5000, 5001]);
+    expect(u.started[0]).toMatchObject({ attribution: 'none', row: { destination: { ip: '198.51.100.53', port: 53 }, network: { transport: 'udp' } } });
+    expect(t.update([], 2000, [flow(5000), flow(5001)], isLocal).started).toHaveLength(0);
+  });
+
+  it('ignores listeners and unconnected UDP', () => {
+    const t = new ConnectionTracker(keyOf);
+    expect(t.update([row({ sport: 22, state: 'LISTEN', dst: '0.0.0.0', dport: 0 })], 1000).started).toHaveLength(0);
+  });
+});
