@@ -49,29 +49,51 @@ export interface BeaconAnalysis {
   score: number;
 }
 
-/** Scores a series of start times; null when it is too short or too fast to judge. Exported for tests and docs. */
-export function analyseStarts(raw: readonly number[], params: BeaconParams, resolutionMs: number): BeaconAnalysis | null {
+interface Regularity {
+  /** Distinct start times (check-ins), oldest first. */
+  ts: number[];
+  intervals: number[];
+  mean: number;
+  cv: number;
+  randomChance: number;
+}
+
+/** The cheap part, run on every pair each sample: check-ins, intervals and the random-look-alike chance. */
+function regularity(raw: readonly number[], params: BeaconParams, resolutionMs: number): Regularity | null {
+  const recent = raw.length > params.maxStarts ? raw.slice(-params.maxStarts) : raw;
+  const sorted = recent.every((t, i) => i === 0 || t >= recent[i - 1]!) ? recent : [...recent].sort((a, b) => a - b);
   // Starts seen in the same sample are one check-in (a beacon may open two sockets per callback), but check-ins
   // must look alike: random traffic at a few seconds' mean piles 1, 2 or 3 starts into a sample at random.
-  const perSample = new Map<number, number>();
-  for (const t of raw.slice(-params.maxStarts)) perSample.set(t, (perSample.get(t) ?? 0) + 1);
-  const ts = [...perSample.keys()].sort((a, b) => a - b);
+  const ts: number[] = [];
+  const checkInsBySize = [0, 0, 0, 0, 0]; // [_, one start, two, three, four or more]
+  let size = 0;
+  for (let i = 0; i <= sorted.length; i++) {
+    const t = sorted[i];
+    if (i > 0 && t === sorted[i - 1]) {
+      size++;
+      continue;
+    }
+    if (size > 0) checkInsBySize[Math.min(size, 4)]!++;
+    if (t !== undefined) ts.push(t);
+    size = 1;
+  }
   if (ts.length < params.minStarts) return null;
-  const multiplicity = [...perSample.values()];
-  const modal = Math.max(...[1, 2, 3, 4].map((m) => multiplicity.filter((x) => x === m).length));
-  if (modal / ts.length < MIN_ALIKE_SHARE) return null;
-  const intervals = ts.slice(1).map((t, i) => t - ts[i]!);
-  const k = intervals.length;
-  const span = ts[ts.length - 1]! - ts[0]!;
-  const mean = span / k;
+  if (Math.max(...checkInsBySize) / ts.length < MIN_ALIKE_SHARE) return null;
+  const k = ts.length - 1;
+  const mean = (ts[k]! - ts[0]!) / k;
   if (mean < Math.max(params.minIntervalMs, 1.5 * resolutionMs)) return null;
+  const intervals = ts.slice(1).map((t, i) => t - ts[i]!);
 
   // Quantisation to the sampling grid adds variance q²/6 to every interval; counting it in (rather than
   // subtracting it) keeps coarse-grained random traffic from looking regular.
   const variance = intervals.reduce((s, d) => s + (d - mean) ** 2, 0) / k + (resolutionMs * resolutionMs) / 6;
   const cv = Math.sqrt(variance) / mean;
-  const randomChance = poissonRegularityChance(k, cv);
+  return { ts, intervals, mean, cv, randomChance: poissonRegularityChance(k, cv) };
+}
 
+function scoreRegularity(r: Regularity, params: BeaconParams, resolutionMs: number): BeaconAnalysis {
+  const { ts, intervals, mean, cv, randomChance } = r;
+  const span = ts[ts.length - 1]! - ts[0]!;
   const med = median(intervals);
   const skew = bowleySkew(intervals, resolutionMs);
   const madScore = clamp01(med > 0 ? (med - mad(intervals)) / med : 0);
@@ -79,7 +101,6 @@ export function analyseStarts(raw: readonly number[], params: BeaconParams, reso
   const countScore = clamp01(ts.length / params.targetStarts);
   const persistenceScore = clamp01(span / params.persistenceMs);
   const significance = clamp01(Math.log10(1 / Math.max(randomChance, 1e-300)) / 10);
-  const score = 0.4 * tsScore + 0.2 * significance + 0.2 * countScore + 0.2 * persistenceScore;
   return {
     starts: ts.length,
     meanIntervalMs: mean,
@@ -91,8 +112,14 @@ export function analyseStarts(raw: readonly number[], params: BeaconParams, reso
     countScore,
     persistenceScore,
     significance,
-    score,
+    score: 0.4 * tsScore + 0.2 * significance + 0.2 * countScore + 0.2 * persistenceScore,
   };
+}
+
+/** Scores a series of start times; null when it is too short or too fast to judge. Exported for tests and docs. */
+export function analyseStarts(raw: readonly number[], params: BeaconParams, resolutionMs: number): BeaconAnalysis | null {
+  const r = regularity(raw, params, resolutionMs);
+  return r ? scoreRegularity(r, params, resolutionMs) : null;
 }
 
 export const beacon: Detector<BeaconParams> = {
@@ -145,19 +172,21 @@ export const beacon: Detector<BeaconParams> = {
     const drafts = [];
     for (const pair of ctx.history.pairs()) {
       const { processKey: key, ip, port, transport } = pair;
+      const starts = ctx.history.starts(key, ip, port, transport);
+      if (starts.length < params.minStarts) continue;
+      const r = regularity(starts, params, resolution);
+      if (!r || r.randomChance > params.maxRandomChance) continue;
       if (isLoopback(ip) || isNonUnicast(ip)) continue;
       if (ctx.baseline.hasEndpoint(key, ip, port, transport)) continue;
       if (ctx.baseline.isAllowed(key, ip, port, transport)) continue;
-      const a = analyseStarts(ctx.history.starts(key, ip, port, transport), params, resolution);
-      if (!a || a.randomChance > params.maxRandomChance) continue;
+      const a = scoreRegularity(r, params, resolution);
 
       const internal = isInternal(ip, ctx.host.internalNetworks);
       // internal pollers (monitoring, service discovery) are the commonest benign beacons
-      const score = a.score * (internal ? 0.85 : 1);
+      const findingScore = a.score * (internal ? 0.85 : 1);
       const events = ctx.history.events?.(key, ip, port, transport);
       const attribution: Attribution[] = events ? events.map((e) => e.attribution) : ['socket'];
       const row = representativeRow(ctx, key, ip, port, transport);
-      const starts = ctx.history.starts(key, ip, port, transport);
       const jitterPct = Math.round(a.cv * Math.sqrt(3) * 100);
       const period = formatDuration(a.meanIntervalMs);
       const dest = endpointLabel(ip, port, transport);
@@ -167,7 +196,7 @@ export const beacon: Detector<BeaconParams> = {
           technique: [web ? T1071 : T1095],
           processKey: key,
           row,
-          score,
+          score: findingScore,
           confidence: {
             attribution: attributionShare(attribution),
             evidence: clamp01(Math.log10(1 / Math.max(a.randomChance, 1e-300)) / 8),

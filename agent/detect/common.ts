@@ -210,3 +210,10 @@ export function hostRow(ctx: DetectContext, key: ProcessKey | null = null): Conn
     socket: { state: 'UNKNOWN', inode: 0, family: 'inet', owner_pids: [] },
   };
 }
+
+/** Starts in (from, to] of an oldest-first list, counted from the newest end. */
+export function countInWindow(starts: readonly number[], from: number, to = Number.POSITIVE_INFINITY): number {
+  let n = 0;
+  for (let i = starts.length - 1; i >= 0 && starts[i]! > from; i--) if (starts[i]! <= to) n++;
+  return n;
+}

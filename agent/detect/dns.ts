@@ -7,6 +7,7 @@ import {
   attributionShare,
   baselineState,
   clamp01,
+  countInWindow,
   formatDuration,
   isOutbound,
   makeDraft,
@@ -113,7 +114,7 @@ export const dns: Detector<DnsParams> = {
     }
     for (const p of ctx.history.pairs()) {
       if (!params.dnsPorts.includes(p.port)) continue;
-      const n = ctx.history.starts(p.processKey, p.ip, p.port, p.transport).filter((t) => t > ctx.now - params.windowMs).length;
+      const n = countInWindow(ctx.history.starts(p.processKey, p.ip, p.port, p.transport), ctx.now - params.windowMs);
       if (n === 0) continue;
       const events = ctx.history.events?.(p.processKey, p.ip, p.port, p.transport);
       note(p.processKey, p.ip, p.port, p.transport, null, events ? attributionShare(events.map((e) => e.attribution)) : 1);
@@ -162,7 +163,7 @@ export const dns: Detector<DnsParams> = {
           makeDraft(dns.spec, {
             technique: rate || longLived ? [T1071_004, T1048_003] : [T1071_004],
             processKey: key,
-            row: row,
+            row,
             destination: { ip: s.ip, port: s.port },
             score,
             confidence: {

@@ -48,7 +48,7 @@ export const firstSeen: Detector<FirstSeenParams> = {
         type: 'number',
         default: 3_600_000,
         min: 1,
-        description: 'A connection open this long to a new external destination scores higher (more up to 4x this).',
+        description: 'A connection open this long to a new external destination scores higher (rising until 4x this).',
       },
       browserFactor: {
         type: 'number',
@@ -67,6 +67,7 @@ export const firstSeen: Detector<FirstSeenParams> = {
       if (e.processKey !== null) candidates.push({ row: e.row, key: e.processKey, attribution: e.attribution, age: null });
     }
     for (const row of ctx.rows) {
+      if (!isOutbound(row)) continue;
       const key = ctx.keyOf(row);
       if (key === null) continue;
       const age = socketAge(ctx, row, key);

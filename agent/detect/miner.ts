@@ -34,6 +34,9 @@ export type MinerParams = {
   extraDomains: string[];
 };
 
+const MINER_PORTS = new Set(FALCO_MINER_PORTS);
+const STRATUM = new RegExp(FALCO_STRATUM_MARKERS.map((m) => m.replace(/[+.]/g, '\\$&')).join('|'), 'i');
+
 interface DomainHit {
   domain: string;
   source: Record<string, unknown>;
@@ -88,27 +91,24 @@ export const miner: Detector<MinerParams> = {
 
   detect(ctx, params) {
     const state = baselineState(ctx.baseline);
-    // a socket in the sample replaces the start event of the same connection (it has an age)
-    const seen = new Map<string, { row: Connection; key: ProcessKey; attribution: Attribution }>();
-    const note = (row: Connection, key: ProcessKey | null, attribution: Attribution) => {
-      if (key !== null) seen.set(`${key}|${row.destination.ip}|${row.destination.port}`, { row, key, attribution });
-    };
-    for (const e of ctx.started) note(e.row, e.processKey, e.attribution);
-    for (const row of ctx.rows) note(row, ctx.keyOf(row), rowAttribution(row));
-
-    const drafts: FindingDraft[] = [];
-    for (const { row, key, attribution } of seen.values()) {
+    const drafts = new Map<string, FindingDraft>();
+    // sockets of the sample first (they have an age), then connections that started and are already gone
+    const candidates: Array<[Connection, ProcessKey | null | undefined, Attribution]> = ctx.rows.map((r) => [r, undefined, rowAttribution(r)]);
+    for (const e of ctx.started) candidates.push([e.row, e.processKey, e.attribution]);
+    for (const [row, knownKey, attribution] of candidates) {
       if (!isOutbound(row) || row.network.transport !== 'tcp') continue;
       const { ip, port } = row.destination;
-      if (isLoopback(ip) || isNonUnicast(ip) || ctx.baseline.isAllowed(key, ip, port, 'tcp')) continue;
-
+      const onList = MINER_PORTS.has(port) || params.extraPorts.includes(port);
+      const strongPort = onList && !params.weakPorts.includes(port);
+      const marker = STRATUM.exec(row.process.command_line ?? '')?.[0].toLowerCase() ?? null;
       const domain = ctx.domainOf?.(ip) ?? null;
       const domainHit = domain ? matchDomain(domain, params.extraDomains) : null;
-      const onList = FALCO_MINER_PORTS.includes(port) || params.extraPorts.includes(port);
-      const strongPort = onList && !params.weakPorts.includes(port);
-      const cmd = (row.process.command_line ?? '').toLowerCase();
-      const marker = FALCO_STRATUM_MARKERS.find((m) => cmd.includes(m)) ?? null;
       if (!domainHit && !strongPort && !marker) continue;
+      const key = knownKey === undefined ? ctx.keyOf(row) : knownKey;
+      if (key === null) continue;
+      const id = `${key}|${ip}|${port}`;
+      if (drafts.has(id)) continue;
+      if (isLoopback(ip) || isNonUnicast(ip) || ctx.baseline.isAllowed(key, ip, port, 'tcp')) continue;
 
       const age = socketAge(ctx, row, key);
       const cpu = row.process.pid !== null ? ctx.host.processCpu.get(row.process.pid) ?? null : null;
@@ -130,7 +130,8 @@ export const miner: Detector<MinerParams> = {
         sustained ? `open ${formatDuration(age)}` : null,
         cpu !== null ? `CPU ${Math.round(cpu)}%` : null,
       ].filter(Boolean);
-      drafts.push(
+      drafts.set(
+        id,
         makeDraft(miner.spec, {
           processKey: key,
           row,
@@ -166,6 +167,6 @@ export const miner: Detector<MinerParams> = {
         }),
       );
     }
-    return drafts;
+    return [...drafts.values()];
   },
 };

@@ -1,4 +1,5 @@
 // Address helpers shared by the detectors: CIDR membership, loopback/internal tests, network labels.
+import { isIP } from 'node:net';
 import { CidrSet, isLoopback } from '../../collectors/ip.js';
 import { DEFAULT_INTERNAL_NETWORKS } from '../host-facts.js';
 
@@ -62,16 +63,21 @@ export function parseIp(ip: string): ParsedIp | null {
   return mapped ? { version: 4, bytes: v6.slice(12) } : { version: 6, bytes: v6 };
 }
 
-const cidrCache = new Map<string, CidrSet>();
+const byIdentity = new WeakMap<readonly string[], CidrSet>();
+const byText = new Map<string, CidrSet>();
 
+// The loop hands the same array every sample; detectors ask per connection, so the set is built once.
 function cidrSet(cidrs: readonly string[]): CidrSet {
+  let set = byIdentity.get(cidrs);
+  if (set) return set;
   const key = cidrs.join(',');
-  let set = cidrCache.get(key);
+  set = byText.get(key);
   if (!set) {
     set = new CidrSet(cidrs);
-    if (cidrCache.size > 64) cidrCache.clear();
-    cidrCache.set(key, set);
+    if (byText.size > 64) byText.clear();
+    byText.set(key, set);
   }
+  byIdentity.set(cidrs, set);
   return set;
 }
 
@@ -81,13 +87,11 @@ export function inAnyCidr(ip: string, cidrs: readonly string[]): boolean {
 
 export { isLoopback };
 
-/** Unspecified, multicast and broadcast addresses: not a peer a process "talks to". */
+const NON_UNICAST = new CidrSet(['0.0.0.0/32', '224.0.0.0/4', '255.255.255.255/32', '::/128', 'ff00::/8']);
+
+/** Unspecified, multicast and broadcast addresses (and non-addresses): not a peer a process "talks to". */
 export function isNonUnicast(ip: string): boolean {
-  const p = parseIp(ip);
-  if (!p) return true;
-  if (p.bytes.every((b) => b === 0)) return true;
-  if (p.version === 4) return (p.bytes[0]! & 0xf0) === 0xe0 || p.bytes.every((b) => b === 255);
-  return p.bytes[0] === 0xff;
+  return isIP(ip) === 0 || NON_UNICAST.has(ip);
 }
 
 /** Internal per the host's configured networks (falling back to the RFC defaults when none are configured). */

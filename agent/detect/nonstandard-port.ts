@@ -12,7 +12,7 @@ import {
   type Attribution,
 } from './common.js';
 import { endpointLabel, isInternal, isLoopback, isNonUnicast } from './net.js';
-import { familyOf, familyUsesPort, processLabel } from './families.js';
+import { familyOf, familyUsesPort, processLabel, type ProcessFamily } from './families.js';
 import { C2_PORT_LISTS, type C2PortList } from '../data/c2-ports.js';
 import { DRL } from '../data/attribution.js';
 
@@ -22,10 +22,10 @@ export type NonstandardPortParams = {
   ignorePorts: number[];
 };
 
-function c2Match(port: number): C2PortList | null {
-  // prefer a high-level list when a port is on several
-  const hits = C2_PORT_LISTS.filter((l) => l.ports.includes(port));
-  return hits.find((l) => l.rule.level === 'high') ?? hits[0] ?? null;
+// port → the list that names it, preferring a high-level list when a port is on several
+const C2_BY_PORT = new Map<number, C2PortList>();
+for (const level of ['medium', 'high']) {
+  for (const l of C2_PORT_LISTS) if (l.rule.level === level) for (const p of l.ports) C2_BY_PORT.set(p, l);
 }
 
 export const nonstandardPort: Detector<NonstandardPortParams> = {
@@ -62,35 +62,40 @@ export const nonstandardPort: Detector<NonstandardPortParams> = {
 
   detect(ctx, params) {
     const state = baselineState(ctx.baseline);
-    const seen: Array<{ row: Connection; key: ProcessKey; attribution: Attribution }> = [
-      ...ctx.started.filter((e) => e.processKey !== null).map((e) => ({ row: e.row, key: e.processKey!, attribution: e.attribution })),
-      ...ctx.rows.flatMap((row) => {
-        const key = ctx.keyOf(row);
-        return key === null ? [] : [{ row, key, attribution: rowAttribution(row) }];
-      }),
-    ];
     const out = new Map<string, FindingDraft>();
-    for (const { row, key, attribution } of seen) {
+    const families = new Map<string, ProcessFamily | null>();
+    // started connections first (their attribution is known), then every socket of the sample
+    const candidates: Array<[Connection, ProcessKey | null | undefined, Attribution]> = ctx.started.map((e) => [e.row, e.processKey, e.attribution]);
+    for (const row of ctx.rows) candidates.push([row, undefined, rowAttribution(row)]);
+    for (const [row, knownKey, attribution] of candidates) {
       if (!isOutbound(row)) continue;
       const { ip, port } = row.destination;
       const transport = row.network.transport;
+      if (port === 0 || params.ignorePorts.includes(port)) continue;
+      // cheap tests first: most sockets are a known family on a usual port, or no family on an unlisted port
+      const who = row.process.executable ?? row.process.name ?? '';
+      let family = families.get(who);
+      if (family === undefined) families.set(who, (family = familyOf(row)));
+      const mismatch = family !== null && !familyUsesPort(family, port, transport);
+      const listed = C2_BY_PORT.get(port) ?? null;
+      const extra = params.extraC2Ports.includes(port);
+      if (!mismatch && (family !== null || (!listed && !extra))) continue;
+      const key = knownKey === undefined ? ctx.keyOf(row) : knownKey;
+      if (key === null) continue;
       const id = `${key}|${ip}|${port}|${transport}`;
       if (out.has(id)) continue;
-      if (isLoopback(ip) || isNonUnicast(ip) || port === 0 || params.ignorePorts.includes(port)) continue;
+      if (isLoopback(ip) || isNonUnicast(ip)) continue;
       if (ctx.baseline.isAllowed(key, ip, port, transport) || ctx.baseline.hasPort(key, port, transport)) continue;
 
-      const family = familyOf(row);
       const internal = isInternal(ip, ctx.host.internalNetworks);
-      const mismatch = family !== null && !familyUsesPort(family, port, transport);
-      if (family !== null && !mismatch) continue;
       // the Sigma rules exclude local and private destinations; so do we
-      const list = internal ? null : c2Match(port);
-      const extra = !internal && params.extraC2Ports.includes(port);
-      if (!mismatch && !list && !extra) continue;
+      const list = internal ? null : listed;
+      const siteListed = !internal && extra;
+      if (!mismatch && !list && !siteListed) continue;
 
       let score = mismatch ? 0.45 : 0.25;
       if (list) score += list.rule.level === 'high' ? 0.3 : 0.15;
-      else if (extra) score += 0.3;
+      else if (siteListed) score += 0.3;
       if (mismatch && internal) score -= 0.1;
       if (!internal) score += 0.05;
       if (score < params.minScore) continue;
@@ -100,7 +105,7 @@ export const nonstandardPort: Detector<NonstandardPortParams> = {
       const why = [
         mismatch ? `${family!.label} on ${transport}/${port} (usual: ${usual})` : null,
         list ? `port on Sigma list "${list.rule.title}" by ${list.rule.author}` : null,
-        extra ? 'port on the site call-back list' : null,
+        siteListed ? 'port on the site call-back list' : null,
       ].filter(Boolean);
       out.set(
         id,

@@ -6,6 +6,7 @@ import {
   attributionShare,
   baselineState,
   clamp01,
+  countInWindow,
   makeDraft,
   processEvidence,
   representativeRow,
@@ -66,21 +67,23 @@ export const rate: Detector<RateParams> = {
   detect(ctx, params) {
     const state = baselineState(ctx.baseline);
     const from = ctx.now - params.windowMs;
+    // Count first, filter after: loopback and allowed destinations only lower a count, so a process whose raw
+    // count is under the smallest threshold needs no further look.
     const byKey = new Map<ProcessKey, Dest[]>();
-    const attributions = new Map<ProcessKey, Attribution[]>();
     for (const p of ctx.history.pairs()) {
-      if (!params.includeLoopback && isLoopback(p.ip)) continue;
-      if (ctx.baseline.isAllowed(p.processKey, p.ip, p.port, p.transport)) continue;
-      const inWindow = (t: number) => t > from && t <= ctx.now;
-      const count = ctx.history.starts(p.processKey, p.ip, p.port, p.transport).filter(inWindow).length;
+      const count = countInWindow(ctx.history.starts(p.processKey, p.ip, p.port, p.transport), from, ctx.now);
       if (count === 0) continue;
-      const list = byKey.get(p.processKey) ?? [];
-      list.push({ ip: p.ip, port: p.port, transport: p.transport, count });
-      byKey.set(p.processKey, list);
-      const events = ctx.history.events?.(p.processKey, p.ip, p.port, p.transport);
-      const attr = attributions.get(p.processKey) ?? [];
-      attr.push(...(events ? events.filter((e) => inWindow(e.ts)).map((e) => e.attribution) : Array<Attribution>(count).fill('socket')));
-      attributions.set(p.processKey, attr);
+      const list = byKey.get(p.processKey);
+      const dest = { ip: p.ip, port: p.port, transport: p.transport, count };
+      if (list) list.push(dest);
+      else byKey.set(p.processKey, [dest]);
+    }
+    for (const [key, dests] of byKey) {
+      const kept = dests.filter(
+        (d) => (params.includeLoopback || !isLoopback(d.ip)) && !ctx.baseline.isAllowed(key, d.ip, d.port, d.transport),
+      );
+      if (kept.reduce((s, d) => s + d.count, 0) < params.minCount) byKey.delete(key);
+      else byKey.set(key, kept);
     }
 
     const drafts: FindingDraft[] = [];
@@ -111,7 +114,13 @@ export const rate: Detector<RateParams> = {
           row,
           score,
           confidence: {
-            attribution: attributionShare(attributions.get(key) ?? []),
+            attribution: attributionShare(
+              dests.flatMap((d) => {
+                const events = ctx.history.events?.(key, d.ip, d.port, d.transport);
+                if (!events) return Array<Attribution>(d.count).fill('socket');
+                return events.filter((e) => e.ts > from && e.ts <= ctx.now).map((e) => e.attribution);
+              }),
+            ),
             evidence: clamp01(ratio / 2),
             baseline: learned === null ? (state === 'mature' ? 'thin' : state) : state,
           },

@@ -6,6 +6,7 @@ import {
   attributionShare,
   baselineState,
   clamp01,
+  countInWindow,
   hostRow,
   makeDraft,
   processEvidence,
@@ -39,13 +40,15 @@ interface ProcessActivity {
   targets: Map<string, Target>;
   attribution: Attribution[];
   startedThisSample: number;
+  fromHistory: Array<{ ip: string; port: number; transport: Transport }>;
 }
 
-function collect(ctx: DetectContext, windowMs: number): Map<ProcessKey, ProcessActivity> {
+function collect(ctx: DetectContext, params: ScanParams): Map<ProcessKey, ProcessActivity> {
+  const from = ctx.now - params.windowMs;
   const byKey = new Map<ProcessKey, ProcessActivity>();
   const get = (key: ProcessKey) => {
     let a = byKey.get(key);
-    if (!a) byKey.set(key, (a = { key, row: null, targets: new Map(), attribution: [], startedThisSample: 0 }));
+    if (!a) byKey.set(key, (a = { key, row: null, targets: new Map(), attribution: [], startedThisSample: 0, fromHistory: [] }));
     return a;
   };
   const add = (key: ProcessKey, ip: string, port: number, transport: Transport, halfOpen: boolean) => {
@@ -58,14 +61,7 @@ function collect(ctx: DetectContext, windowMs: number): Map<ProcessKey, ProcessA
     else a.targets.set(id, { ip, port, transport, halfOpen });
     return a;
   };
-  for (const p of ctx.history.pairs()) {
-    const from = ctx.now - windowMs;
-    if (!ctx.history.starts(p.processKey, p.ip, p.port, p.transport).some((t) => t >= from)) continue;
-    const a = add(p.processKey, p.ip, p.port, p.transport, false);
-    const events = ctx.history.events?.(p.processKey, p.ip, p.port, p.transport) ?? [];
-    // traces the loop could not attribute (TIME_WAIT, conntrack) lower the confidence of whoever they are filed under
-    if (a) for (const e of events) if (e.ts >= from) a.attribution.push(e.attribution);
-  }
+
   for (const e of ctx.started) {
     if (e.processKey === null || e.row.network.direction === 'ingress') continue;
     const a = add(e.processKey, e.row.destination.ip, e.row.destination.port, e.row.network.transport, e.row.socket.state === 'SYN_SENT');
@@ -76,13 +72,29 @@ function collect(ctx: DetectContext, windowMs: number): Map<ProcessKey, ProcessA
     }
   }
   for (const row of ctx.rows) {
+    if (row.socket.state !== 'SYN_SENT' || row.network.transport !== 'tcp') continue;
     const key = ctx.keyOf(row);
-    if (key === null || row.network.transport !== 'tcp' || row.socket.state !== 'SYN_SENT') continue;
+    if (key === null) continue;
     const a = add(key, row.destination.ip, row.destination.port, 'tcp', true);
     if (a) {
       a.row ??= row;
       a.attribution.push('socket');
     }
+  }
+
+  // The window's history, for processes with enough recent destinations to reach a threshold: the filters in
+  // add() only remove targets, so a process below the smallest threshold cannot become a scan.
+  const recent = new Map<ProcessKey, Array<{ ip: string; port: number; transport: Transport }>>();
+  for (const p of ctx.history.pairs()) {
+    if (countInWindow(ctx.history.starts(p.processKey, p.ip, p.port, p.transport), from) === 0) continue;
+    const list = recent.get(p.processKey);
+    if (list) list.push(p);
+    else recent.set(p.processKey, [p]);
+  }
+  const least = Math.min(params.minHosts, params.minPorts);
+  for (const [key, pairs] of recent) {
+    if (pairs.length + (byKey.get(key)?.targets.size ?? 0) < least) continue;
+    for (const p of pairs) if (add(key, p.ip, p.port, p.transport, false)) get(key).fromHistory.push(p);
   }
   return byKey;
 }
@@ -134,8 +146,17 @@ export const scan: Detector<ScanParams> = {
 
   detect(ctx, params) {
     const state = baselineState(ctx.baseline);
-    const activity = collect(ctx, params.windowMs);
+    const activity = collect(ctx, params);
     const drafts = new Map<ProcessKey | null, FindingDraft>();
+    // traces the loop could not attribute (TIME_WAIT, conntrack) lower the confidence of whoever they are filed under
+    const attributionOf = (a: ProcessActivity): Attribution[] => {
+      const from = ctx.now - params.windowMs;
+      const history = a.fromHistory.flatMap((p) => {
+        const events = ctx.history.events?.(a.key, p.ip, p.port, p.transport);
+        return events ? events.filter((e) => e.ts > from).map((e) => e.attribution) : ['socket' as const];
+      });
+      return [...a.attribution, ...history];
+    };
     const rowOf = (a: ProcessActivity) => a.row ?? ctx.rows.find((r) => ctx.keyOf(r) === a.key) ?? hostRow(ctx, a.key);
 
     for (const a of activity.values()) {
@@ -176,7 +197,7 @@ export const scan: Detector<ScanParams> = {
           destination: { ip: first.ip, port: kind === 'vertical' ? first.port : port && port.share >= 0.5 ? port.value : first.port },
           score,
           confidence: {
-            attribution: a.attribution.length ? attributionShare(a.attribution) : 1,
+            attribution: attributionShare(attributionOf(a)),
             evidence: clamp01(breadth / 2),
             baseline: state,
           },
@@ -251,7 +272,8 @@ export const scan: Detector<ScanParams> = {
               row,
               score: 0.4 + bump + (suspect ? 0.1 : 0),
               confidence: {
-                attribution: suspect ? attributionShare(suspect.attribution.length ? suspect.attribution : ['inferred']) / 2 : 0,
+                // the counters are host-wide: tying them to a process is a correlation, worth half
+                attribution: suspect ? attributionShare(attributionOf(suspect)) / 2 : 0,
                 evidence: clamp01(Math.max(failRatio, rstRatio) / 2),
                 baseline: state,
                 // a host-level finding names no process: it is a lead, not a conclusion
