@@ -46,7 +46,6 @@ export class AgentLoop {
   private readonly recorder: FindingRecorder;
   private readonly keys = new WeakMap<Connection['process'], ProcessKey | null>();
   private readonly keysByPid = new Map<number, { executable: string | null; commandLine: string | null; name: string | null; key: ProcessKey | null }>();
-  private readonly firstSeenByInode = new Map<number, number>();
   private lastSampleAt: number | null = null;
   mode: LoopMode;
 
@@ -84,7 +83,6 @@ export class AgentLoop {
     let flows: ConntrackFlow[] | null = null;
     if (config.conntrack) flows = readConntrack();
     const { started, ended } = this.tracker.update(rows, now, flows, (ip) => this.hostFacts.isLocalAddress(ip, now));
-    this.trackAges(rows, now);
     const interval = this.lastSampleAt === null ? config.interval : Math.max(0, now - this.lastSampleAt);
     this.lastSampleAt = now;
 
@@ -142,22 +140,8 @@ export class AgentLoop {
       },
       keyOf: (row) => this.keyOf(row),
       sampleIntervalMs: config.interval,
-      ageOf: (row) => {
-        const first = this.firstSeenByInode.get(row.socket.inode);
-        return first === undefined ? null : now - first;
-      },
+      ageOf: (row) => this.tracker.ageOf(row.socket.inode, now),
     };
-  }
-
-  /** First time each socket inode was seen, for the age of long-lived connections. */
-  private trackAges(rows: Connection[], now: number): void {
-    const present = new Set<number>();
-    for (const row of rows) {
-      if (row.socket.inode === 0) continue;
-      present.add(row.socket.inode);
-      if (!this.firstSeenByInode.has(row.socket.inode)) this.firstSeenByInode.set(row.socket.inode, now);
-    }
-    for (const inode of this.firstSeenByInode.keys()) if (!present.has(inode)) this.firstSeenByInode.delete(inode);
   }
 
   /** Samples every interval until the duration is over or the signal aborts. Sample errors go to onError. */

@@ -14,8 +14,12 @@ const OWNER_MEMORY_MS = 30 * 60_000;
 const MAX_TRACKED = 200_000;
 
 interface Live {
+  key: string;
+  inode: number;
   start: number;
   lastSeen: number;
+  /** Sample generation in which it was last seen: what was not seen in this one has ended. */
+  gen: number;
   event: ConnectionEvent;
 }
 
@@ -37,6 +41,10 @@ function destKey(netns: string | undefined, transport: string, ip: string, port:
   return `${netns ?? ''}|${transport}|${ip}|${port}`;
 }
 
+function rowTupleKey(row: Connection): string {
+  return tupleKey(row.socket.netns, row.network.transport, row.source.ip, row.source.port, row.destination.ip, row.destination.port);
+}
+
 /** A connection has a remote end: not a listener, not an unconnected UDP socket. */
 export function isConnected(row: Connection): boolean {
   const s = row.socket.state;
@@ -44,77 +52,110 @@ export function isConnected(row: Connection): boolean {
 }
 
 export class ConnectionTracker {
-  private readonly live = new Map<string, Live>();
+  /** Owned sockets by inode (inodes are unique system-wide): the steady-state path builds no string. */
+  private readonly byInode = new Map<number, Live>();
+  /** Every live connection by 4-tuple, to recognise the TIME_WAIT or conntrack trace a closed one leaves. */
+  private readonly byTuple = new Map<string, Live>();
   private readonly ended = new Map<string, number>();
   private readonly owners = new Map<string, { row: Connection; key: ProcessKey | null; at: number }>();
+  private gen = 0;
 
   constructor(private readonly keyOf: (row: Connection) => ProcessKey | null) {}
 
+  /** How long a socket has been seen, by inode (null for one not tracked). */
+  ageOf(inode: number, now: number): number | null {
+    const live = this.byInode.get(inode);
+    return live ? now - live.start : null;
+  }
+
   update(rows: Connection[], now: number, flows: ConntrackFlow[] | null = null, isLocal: (ip: string) => boolean = () => true): TrackerUpdate {
+    const gen = ++this.gen;
     const started: ConnectionEvent[] = [];
-    const seen = new Set<string>();
 
     // Owned sockets first, so that their destinations can attribute the unowned traces of this same sample.
-    const unowned: Array<{ key: string; row: Connection }> = [];
+    const unowned: Connection[] = [];
     for (const row of rows) {
       if (!isConnected(row)) continue;
-      const key = tupleKey(row.socket.netns, row.network.transport, row.source.ip, row.source.port, row.destination.ip, row.destination.port);
-      seen.add(key);
-      if (row.process.pid !== null) {
-        const pk = this.keyOf(row);
-        const dk = destKey(row.socket.netns, row.network.transport, row.destination.ip, row.destination.port);
-        const owner = this.owners.get(dk);
-        if (owner) {
-          owner.row = row;
-          owner.key = pk;
-          owner.at = now;
-        } else this.owners.set(dk, { row, key: pk, at: now });
-        const live = this.live.get(key);
-        if (live) {
-          live.lastSeen = now;
-          // A trace seen first and its owner found later (or a pid that changed): keep the better attribution.
-          if (live.event.attribution !== 'socket') live.event = { ...live.event, processKey: pk, row, attribution: 'socket' };
-          continue;
-        }
-        if (this.ended.has(key)) continue;
-        const event: ConnectionEvent = { ts: now, processKey: pk, row, attribution: 'socket' };
-        this.live.set(key, { start: now, lastSeen: now, event });
-        started.push(event);
-      } else {
-        unowned.push({ key, row });
+      if (row.process.pid === null || row.socket.inode === 0) {
+        unowned.push(row);
+        continue;
       }
+      const live = this.byInode.get(row.socket.inode);
+      if (live) {
+        live.lastSeen = now;
+        live.gen = gen;
+        continue;
+      }
+      const key = rowTupleKey(row);
+      const pk = this.keyOf(row);
+      this.noteOwner(row, pk, now);
+      const trace = this.byTuple.get(key);
+      if (trace) {
+        // Its trace was seen first (or it was counted before under another inode): upgrade, do not recount.
+        trace.inode = row.socket.inode;
+        trace.gen = gen;
+        trace.lastSeen = now;
+        trace.event = { ...trace.event, processKey: pk, row, attribution: 'socket' };
+        this.byInode.set(row.socket.inode, trace);
+        continue;
+      }
+      const fresh: Live = { key, inode: row.socket.inode, start: now, lastSeen: now, gen, event: { ts: now, processKey: pk, row, attribution: 'socket' } };
+      this.byInode.set(fresh.inode, fresh);
+      this.byTuple.set(key, fresh);
+      if (this.ended.has(key)) continue;
+      started.push(fresh.event);
     }
-    for (const { key, row } of unowned) this.trace(key, row, now, started);
+    for (const row of unowned) this.trace(rowTupleKey(row), row, now, gen, started);
     if (flows) {
+      const host = rows[0]?.host ?? { name: '' };
       for (const f of flows) {
         if (!isLocal(f.srcIp)) continue; // a flow this host did not start
         const key = tupleKey(undefined, f.transport, f.srcIp, f.srcPort, f.dstIp, f.dstPort);
-        if (seen.has(key)) continue;
-        seen.add(key);
-        this.trace(key, this.flowRow(f, rows[0]?.host ?? { name: '' }, now), now, started);
+        const live = this.byTuple.get(key);
+        if (live) {
+          live.gen = gen;
+          continue;
+        }
+        this.trace(key, this.flowRow(f, host, now), now, gen, started);
       }
     }
 
     const ended: EndedConnection[] = [];
-    for (const [key, live] of this.live) {
-      if (seen.has(key)) continue;
-      this.live.delete(key);
+    for (const [key, live] of this.byTuple) {
+      if (live.gen === gen) continue;
+      this.byTuple.delete(key);
+      if (live.inode !== 0) this.byInode.delete(live.inode);
       this.ended.set(key, now);
+      if (live.event.attribution === 'socket') this.noteOwner(live.event.row, live.event.processKey, now);
       ended.push({ event: live.event, end: live.lastSeen });
+    }
+    // An owned socket whose 4-tuple is shared with a newer one (port reuse) ends when its inode goes.
+    for (const [inode, live] of this.byInode) {
+      if (live.gen !== gen) this.byInode.delete(inode);
     }
     this.expire(now);
     return { started, ended };
   }
 
+  private noteOwner(row: Connection, key: ProcessKey | null, now: number): void {
+    const dk = destKey(row.socket.netns, row.network.transport, row.destination.ip, row.destination.port);
+    const owner = this.owners.get(dk);
+    if (owner) {
+      owner.row = row;
+      owner.key = key;
+      owner.at = now;
+    } else this.owners.set(dk, { row, key, at: now });
+  }
+
   /** An unowned socket or flow: a new start unless its connection was already counted. */
-  private trace(key: string, row: Connection, now: number, started: ConnectionEvent[]): void {
-    const live = this.live.get(key);
+  private trace(key: string, row: Connection, now: number, gen: number, started: ConnectionEvent[]): void {
+    const live = this.byTuple.get(key);
     if (live) {
+      live.gen = gen;
       // A TIME_WAIT socket or a conntrack entry is what remains after the close: the connection is over.
       if (row.socket.inode !== 0) live.lastSeen = now;
       return;
     }
-    if (this.ended.has(key)) return;
     const owner = this.owners.get(destKey(row.socket.netns, row.network.transport, row.destination.ip, row.destination.port));
     const event: ConnectionEvent =
       owner && now - owner.at <= OWNER_MEMORY_MS
@@ -125,8 +166,8 @@ export class ConnectionTracker {
             attribution: 'inferred',
           }
         : { ts: now, processKey: null, row, attribution: 'none' };
-    this.live.set(key, { start: now, lastSeen: now, event });
-    started.push(event);
+    this.byTuple.set(key, { key, inode: 0, start: now, lastSeen: now, gen, event });
+    if (!this.ended.has(key)) started.push(event);
   }
 
   private flowRow(f: ConntrackFlow, host: Connection['host'], now: number): Connection {
@@ -151,6 +192,6 @@ export class ConnectionTracker {
   }
 
   get liveCount(): number {
-    return this.live.size;
+    return this.byTuple.size;
   }
 }

@@ -57,6 +57,8 @@ export function connectionIdOf(row: Connection): string {
 
 type Attribution = ConnectionEvent['attribution'];
 
+const EMPTY: readonly number[] = Object.freeze([]);
+
 interface Pair {
   processKey: ProcessKey;
   ip: string;
@@ -150,8 +152,8 @@ export class HistoryWindow implements HistoryView {
     return byIp.get(canonical)?.get(portCode(port, transport));
   }
 
-  starts(key: ProcessKey, ip: string, port: number, transport: Transport): number[] {
-    return this.pair(key, ip, port, transport)?.starts.slice() ?? [];
+  starts(key: ProcessKey, ip: string, port: number, transport: Transport): readonly number[] {
+    return this.pair(key, ip, port, transport)?.starts ?? EMPTY;
   }
 
   events(key: ProcessKey, ip: string, port: number, transport: Transport): Array<{ ts: number; attribution: Attribution }> {
@@ -168,7 +170,7 @@ export class HistoryWindow implements HistoryView {
     const out: Array<{ processKey: ProcessKey; ip: string; port: number; transport: Transport }> = [];
     for (const byIp of this.byProcess.values()) {
       for (const byPort of byIp.values()) {
-        for (const p of byPort.values()) out.push({ processKey: p.processKey, ip: p.ip, port: p.port, transport: p.transport });
+        for (const p of byPort.values()) out.push(p); // the pair itself: no copy per pair per detector per sample
       }
     }
     return out;

@@ -174,11 +174,12 @@ export const beacon: Detector<BeaconParams> = {
       const { processKey: key, ip, port, transport } = pair;
       const starts = ctx.history.starts(key, ip, port, transport);
       if (starts.length < params.minStarts) continue;
-      const r = regularity(starts, params, resolution);
-      if (!r || r.randomChance > params.maxRandomChance) continue;
+      // Cheap exclusions before the statistics: most pairs on a steady host are known endpoints.
       if (isLoopback(ip) || isNonUnicast(ip)) continue;
       if (ctx.baseline.hasEndpoint(key, ip, port, transport)) continue;
       if (ctx.baseline.isAllowed(key, ip, port, transport)) continue;
+      const r = regularity(starts, params, resolution);
+      if (!r || r.randomChance > params.maxRandomChance) continue;
       const a = scoreRegularity(r, params, resolution);
 
       const internal = isInternal(ip, ctx.host.internalNetworks);

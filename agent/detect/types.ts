@@ -60,7 +60,7 @@ export interface HostFacts {
 /** Per process and destination, connection starts seen in the detection window (and persisted across restarts). */
 export interface HistoryView {
   /** Start times (ms) of connections from this process to this destination, oldest first. */
-  starts(key: ProcessKey, ip: string, port: number, transport: Transport): number[];
+  starts(key: ProcessKey, ip: string, port: number, transport: Transport): readonly number[];
   /** All (process, destination) pairs with at least one start in the window. */
   pairs(): Array<{ processKey: ProcessKey; ip: string; port: number; transport: Transport }>;
   /** Optional: the same starts with how each was attributed (beacon confidence drops for 'inferred'/'none'). */
