@@ -1,7 +1,7 @@
 // The one place that wires collectors → tracker → detectors → store. One sample: read the socket table (and
 // conntrack), find connection starts and ends, then either learn them into the baseline or run the detectors
 // and record findings; every write of the sample happens in one transaction.
-import type { Collector, Connection } from '../collectors/types.js';
+import type { Collector, Connection, Transport } from '../collectors/types.js';
 import { readConntrack, type ConntrackFlow } from '../collectors/conntrack.js';
 import type { AgentStore } from '../store/index.js';
 import { processKeyOf } from '../store/process-key.js';
@@ -9,7 +9,7 @@ import type { LearnEntry } from '../store/baseline.js';
 import { ConnectionTracker, isConnected } from './tracker.js';
 import { HostFactsSource } from './host-facts.js';
 import { type ConfiguredDetector, runDetectors } from './detect/index.js';
-import type { ConnectionEvent, DetectContext, ProcessKey } from './detect/types.js';
+import type { BaselineView, ConnectionEvent, DetectContext, ProcessKey } from './detect/types.js';
 import { FindingRecorder, type RecordedFinding } from './recorder.js';
 import type { Config } from './config.js';
 import { SockhuntError } from './errors.js';
@@ -54,6 +54,13 @@ export class AgentLoop {
     this.tracker = new ConnectionTracker((row) => this.keyOf(row));
     this.hostFacts = opts.hostFacts ?? new HostFactsSource({ internalNetworks: opts.config.internal_networks });
     this.recorder = new FindingRecorder(opts.store.findings, opts.host, opts.config.findings.suppression_window);
+  }
+
+  private wrapped: { view: BaselineView; wrapper: BaselineView } | null = null;
+
+  private hostWide(view: BaselineView): BaselineView {
+    if (this.wrapped?.view !== view) this.wrapped = { view, wrapper: new HostWideEndpoints(view) };
+    return this.wrapped.wrapper;
   }
 
   keyOf(row: Connection): ProcessKey | null {
@@ -130,7 +137,7 @@ export class AgentLoop {
       rows,
       started,
       history: store.history.view(),
-      baseline: store.baseline.view(),
+      baseline: this.hostWide(store.baseline.view()),
       host: {
         hostName: this.opts.host.name,
         resolvers: this.hostFacts.resolvers(now),
@@ -166,6 +173,44 @@ export class AgentLoop {
       if (next > end) break;
       await sleep(next - now, options.signal);
     }
+  }
+}
+
+/**
+ * Short connections are often seen only as traces with no owner, and are learned under UNATTRIBUTED. An endpoint
+ * this host was seen talking to while learning is known to any process: the poller whose 80 ms connections were
+ * never caught owning a socket while learning is not "first seen" the day one of them is.
+ */
+/**
+ * Short connections are often seen only as traces with no owner and are learned under UNATTRIBUTED. An endpoint
+ * the host was seen talking to while learning counts as known to every process: the poller whose 80 ms
+ * connections were never caught owning a socket while learning is not "first seen" the day one of them is.
+ */
+class HostWideEndpoints implements BaselineView {
+  constructor(private readonly view: BaselineView) {}
+  processCount(): number {
+    return this.view.processCount();
+  }
+  hasProcess(key: ProcessKey): boolean {
+    return this.view.hasProcess(key);
+  }
+  hasEndpoint(key: ProcessKey, ip: string, port: number, transport: Transport): boolean {
+    return this.view.hasEndpoint(key, ip, port, transport) || this.view.hasEndpoint(UNATTRIBUTED, ip, port, transport);
+  }
+  hasNetwork(key: ProcessKey, ip: string): boolean {
+    return this.view.hasNetwork(key, ip);
+  }
+  hasPort(key: ProcessKey, port: number, transport: Transport): boolean {
+    return this.view.hasPort(key, port, transport);
+  }
+  connectionRate(key: ProcessKey): number | null {
+    return this.view.connectionRate(key);
+  }
+  dnsRate(key: ProcessKey): number | null {
+    return this.view.dnsRate(key);
+  }
+  isAllowed(key: ProcessKey, ip: string, port: number, transport: Transport): boolean {
+    return this.view.isAllowed(key, ip, port, transport);
   }
 }
 

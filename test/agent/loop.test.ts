@@ -1,0 +1,94 @@
+// The loop end to end over a scripted socket table (real store, real detectors): learning, then hunting.
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Collector, Connection } from '../../collectors/types.js';
+import { openAgentStore, type AgentStore } from '../../store/index.js';
+import { AgentLoop } from '../../agent/loop.js';
+import { parseConfig } from '../../agent/config.js';
+import { configureDetectors } from '../../agent/detect/index.js';
+
+class ScriptedCollector implements Collector {
+  readonly spec = { id: 'scripted', description: 'rows given by the test', platforms: [] as NodeJS.Platform[], limitations: [] };
+  rows: Connection[] = [];
+  async sample(): Promise<Connection[]> {
+    return this.rows;
+  }
+}
+
+let inode = 100;
+function conn(o: { pid?: number | null; exe?: string; dst: string; dport: number; sport: number; state?: Connection['socket']['state'] }): Connection {
+  const pid = o.pid === undefined ? 4242 : o.pid;
+  return {
+    '@timestamp': new Date().toISOString(),
+    host: { name: 'h' },
+    process: { pid, name: pid ? (o.exe ?? '/usr/bin/poller').split('/').pop()! : null, executable: pid ? (o.exe ?? '/usr/bin/poller') : null, command_line: null, parent: { pid: 1, name: 'systemd' } },
+    user: { name: pid ? 'svc' : null, id: pid ? '998' : null },
+    source: { ip: '192.0.2.10', port: o.sport },
+    destination: { ip: o.dst, port: o.dport },
+    network: { transport: 'tcp', type: 'ipv4', direction: 'egress' },
+    socket: { state: o.state ?? 'ESTABLISHED', inode: pid ? inode++ : 0, family: 'inet', owner_pids: pid ? [pid] : [] },
+  };
+}
+
+const dirs: string[] = [];
+function store(): AgentStore {
+  const dir = mkdtempSync(join(tmpdir(), 'sockhunt-loop-'));
+  dirs.push(dir);
+  return openAgentStore(join(dir, 'agent.db'), { quickCheck: false });
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe('AgentLoop', () => {
+  const config = parseConfig({ conntrack: false, netns: 'self' });
+
+  it('learns destinations seen only as unowned traces, so their owner is not "first seen" later', async () => {
+    const s = store();
+    const c = new ScriptedCollector();
+    const host = { name: 'h', id: s.db.agentId() };
+    const learn = new AgentLoop({ collector: c, store: s, config, mode: 'learn', host, detectors: [] });
+    // An unrelated process makes the baseline non-empty; the poller is only ever seen as TIME_WAIT leftovers.
+    c.rows = [conn({ exe: '/usr/sbin/sshd', dst: '198.51.100.22', dport: 22, sport: 50000 })];
+    let t = Date.now() - 60_000;
+    for (let i = 0; i < 5; i++) {
+      c.rows = [c.rows[0]!, conn({ pid: null, dst: '203.0.113.10', dport: 443, sport: 40000 + i, state: 'TIME_WAIT' })];
+      await learn.sample((t += 1000));
+    }
+    const hunt = new AgentLoop({ collector: c, store: s, config, mode: 'hunt', host, detectors: configureDetectors({}) });
+    c.rows = [c.rows[0]!, conn({ dst: '203.0.113.10', dport: 443, sport: 41000 })];
+    const stats = await hunt.sample((t += 1000));
+    expect(stats.findings.map((f) => f.doc.hunt.detector)).toEqual([]);
+    // The same process to a destination nobody used is a finding, with the process and destination.
+    c.rows = [c.rows[0]!, conn({ dst: '198.51.100.66', dport: 4444, sport: 41001 })];
+    const next = await hunt.sample((t += 1000));
+    expect(next.findings.length).toBeGreaterThan(0);
+    expect(next.findings[0]!.doc).toMatchObject({ process: { pid: 4242, executable: '/usr/bin/poller' }, destination: { ip: '198.51.100.66', port: 4444 } });
+    s.close();
+  });
+
+  it('folds repeats into one finding with a count and keeps its ids', async () => {
+    const s = store();
+    const c = new ScriptedCollector();
+    const host = { name: 'h', id: s.db.agentId() };
+    const hunt = new AgentLoop({ collector: c, store: s, config, mode: 'hunt', host, detectors: configureDetectors({}) });
+    let t = Date.now();
+    const ids = new Set<string>();
+    let last = 0;
+    for (let i = 0; i < 5; i++) {
+      c.rows = [conn({ exe: '/tmp/.x/implant', dst: '198.51.100.66', dport: 4444, sport: 42000 + i })];
+      for (const f of (await hunt.sample((t += 1000))).findings) {
+        if (f.doc.hunt.detector !== 'nonstandard-port') continue;
+        ids.add(`${f.doc.event.id} ${f.doc.hunt.id}`);
+        last = f.doc.hunt.count;
+      }
+    }
+    expect(ids.size).toBe(1);
+    expect([...ids][0]).toMatch(/^[0-9a-f-]{36} TH-HUNTIN-\d{8}-\d{4}$/);
+    expect(last).toBe(5);
+    expect(s.findings.list({}).filter((f) => f.detector === 'nonstandard-port')).toHaveLength(1);
+    s.close();
+  });
+});
