@@ -24,6 +24,8 @@ export interface OwnerHints {
 
 export class OwnerIndex {
   private readonly owners = new Map<number, Set<number>>();
+  /** inode → owners sorted oldest first, valid until that inode's owner set changes. */
+  private readonly lists = new Map<number, number[]>();
   private readonly scanned = new Map<number, ScannedPid>();
   private knownPids = new Set<number>();
   private recentOwners: number[] = [];
@@ -94,16 +96,23 @@ export class OwnerIndex {
     }
 
     this.knownPids = pids;
-    for (const inode of this.owners.keys()) if (!present.has(inode)) this.owners.delete(inode);
+    for (const inode of this.owners.keys()) if (!present.has(inode)) {
+      this.owners.delete(inode);
+      this.lists.delete(inode);
+    }
     for (const inode of this.orphans.keys()) if (!present.has(inode) || this.owners.get(inode)?.size) this.orphans.delete(inode);
 
     const result = new Map<number, number[]>();
     for (const inode of present) {
-      const set = this.owners.get(inode);
-      if (!set || set.size === 0) continue;
-      const list = [...set];
-      if (list.length > 1) {
-        list.sort((a, b) => (hints.startTime(a) ?? Infinity) - (hints.startTime(b) ?? Infinity) || a - b);
+      let list = this.lists.get(inode);
+      if (!list) {
+        const set = this.owners.get(inode);
+        if (!set || set.size === 0) continue;
+        list = [...set];
+        if (list.length > 1) {
+          list.sort((a, b) => (hints.startTime(a) ?? Infinity) - (hints.startTime(b) ?? Infinity) || a - b);
+        }
+        this.lists.set(inode, list);
       }
       result.set(inode, list);
     }
@@ -121,7 +130,10 @@ export class OwnerIndex {
   }
 
   private forgetPid(pid: number, entry: ScannedPid): void {
-    for (const inode of entry.inodes) this.owners.get(inode)?.delete(pid);
+    for (const inode of entry.inodes) {
+      this.owners.get(inode)?.delete(pid);
+      this.lists.delete(inode);
+    }
     this.scanned.delete(pid);
   }
 
@@ -138,6 +150,7 @@ export class OwnerIndex {
       const inode = parseSocketLink(link);
       if (inode === null) continue;
       inodes.add(inode);
+      this.lists.delete(inode);
       let set = this.owners.get(inode);
       if (!set) this.owners.set(inode, (set = new Set()));
       set.add(pid);

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import type { Collector, CollectorSpec, Connection, ProcessInfo, RawSocket, SampleOptions } from './types.js';
 import { type ProcReader, fsProcReader, parseNamespaceLink, parseSocketTable, parseContainerId } from './procfs.js';
 import { ipType } from './ip.js';
-import { directionOf, listenerIndex } from './direction.js';
+import { directionOf, listenerIndex, type ListenerIndex } from './direction.js';
 import { OwnerIndex } from './linux-owners.js';
 import { ProcessCache } from './linux-processes.js';
 import { loadSockDiag, type SockDiag } from './sockdiag.js';
@@ -113,11 +113,12 @@ export class LinuxCollector implements Collector {
     this.processes.retain(pids);
 
     const rows: Connection[] = [];
+    const shared: SampleShared = { host: { name: this.hostName }, byOwner: new Map() };
     for (const g of groups) {
       const listeners = listenerIndex(g.sockets);
       for (const s of g.sockets) {
         const ownerPids = s.inode !== 0 ? (ownerMap.get(s.inode) ?? []) : [];
-        rows.push(this.toRow(s, ownerPids, listeners, timestamp, g.netns, g.info?.containerId ?? null));
+        rows.push(this.toRow(s, ownerPids, listeners, timestamp, g.netns, g.info?.containerId ?? null, shared));
       }
     }
     return rows;
@@ -204,36 +205,48 @@ export class LinuxCollector implements Collector {
   private toRow(
     s: RawSocket,
     ownerPids: number[],
-    listeners: Set<string>,
+    listeners: ListenerIndex,
     timestamp: string,
     netns: string | null,
     containerId: string | null,
+    shared: SampleShared,
   ): Connection {
     const owner = ownerPids.length > 0 ? this.processes.info(ownerPids[0]!) : null;
-    const row: Connection = {
-      '@timestamp': timestamp,
-      host: { name: this.hostName },
-      process: {
+    let parts = owner ? shared.byOwner.get(owner.pid) : undefined;
+    if (!parts) {
+      const process: Connection['process'] = {
         pid: owner ? owner.pid : null,
         name: owner?.name ?? null,
         executable: owner?.executable ?? null,
         command_line: owner?.commandLine ?? null,
         parent: { pid: owner?.ppid ?? null, name: owner?.parentName ?? null },
-      },
-      user: this.userOf(owner, s),
+      };
+      if (owner?.executableDeleted) process.executable_deleted = true;
+      if (owner?.startTime != null) process.start_time = owner.startTime;
+      parts = { process, user: this.userOf(owner, s) };
+      if (owner) shared.byOwner.set(owner.pid, parts);
+    }
+    const row: Connection = {
+      '@timestamp': timestamp,
+      host: shared.host,
+      process: parts.process,
+      user: parts.user,
       source: { ip: s.localIp, port: s.localPort },
       destination: { ip: s.remoteIp, port: s.remotePort },
       network: { transport: s.transport, type: ipType(s.localIp) },
       socket: { state: s.state, inode: s.inode, family: s.family, owner_pids: ownerPids },
     };
-    if (owner?.executableDeleted) row.process.executable_deleted = true;
-    if (owner?.startTime != null) row.process.start_time = owner.startTime;
     const direction = directionOf(s, listeners);
     if (direction) row.network.direction = direction;
     if (netns !== null) row.socket.netns = netns;
     if (containerId) row.container = { id: containerId };
     return row;
   }
+}
+
+interface SampleShared {
+  host: Connection['host'];
+  byOwner: Map<number, { process: Connection['process']; user: Connection['user'] }>;
 }
 
 export function createLinuxCollector(options?: LinuxCollectorOptions): LinuxCollector {

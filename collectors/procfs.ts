@@ -106,41 +106,79 @@ function decodeEndpoint(text: string): { ip: string; port: number } | null {
   return { ip, port };
 }
 
-/** Parses /proc/net/{tcp,tcp6,udp,udp6}. */
+/** Parses /proc/net/{tcp,tcp6,udp,udp6}. Prototype: one pass over the text, no regular expressions, and each
+ * distinct hex address decoded once per call. */
 export function parseSocketTable(text: string, transport: Transport, family: Family): ParsedTable {
   const sockets: RawSocket[] = [];
   let skipped = 0;
-  const lines = text.split('\n');
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (line.length === 0) continue;
-    const f = line.trim().split(/\s+/);
-    if (f.length < 10) {
+  const addrs = new Map<string, string | null>();
+  const addr = (hex: string): string | null => {
+    let ip = addrs.get(hex);
+    if (ip === undefined) addrs.set(hex, (ip = isHex(hex, 0, hex.length) ? decodeHexAddress(hex) : null));
+    return ip;
+  };
+  const starts: number[] = new Array(10).fill(0);
+  const ends: number[] = new Array(10).fill(0);
+  let pos = text.indexOf('\n') + 1; // the header line
+  if (pos === 0) return { sockets, skipped };
+  while (pos < text.length) {
+    let eol = text.indexOf('\n', pos);
+    if (eol < 0) eol = text.length;
+    // Fields 0..9 of the line: [start, end) offsets.
+    let n = 0;
+    let i = pos;
+    while (n < 10) {
+      while (i < eol && text.charCodeAt(i) === 32) i++;
+      if (i >= eol) break;
+      starts[n] = i;
+      while (i < eol && text.charCodeAt(i) !== 32) i++;
+      ends[n++] = i;
+    }
+    const lineStart = pos;
+    pos = eol + 1;
+    if (n === 0 && eol === lineStart) continue; // empty line
+    if (n < 10) {
       skipped++;
       continue;
     }
-    const local = decodeEndpoint(f[1]!);
-    const remote = decodeEndpoint(f[2]!);
-    const stateCode = parseInt(f[3]!, 16);
-    const uid = Number(f[7]);
-    const inode = Number(f[9]);
-    if (!local || !remote || Number.isNaN(stateCode) || !Number.isInteger(uid) || !Number.isInteger(inode)) {
+    const lc = text.indexOf(':', starts[1]!);
+    const rc = text.indexOf(':', starts[2]!);
+    if (lc < 0 || lc >= ends[1]! || rc < 0 || rc >= ends[2]! || ends[1]! - lc - 1 > 4 || ends[2]! - rc - 1 > 4 ||
+        !isHex(text, lc + 1, ends[1]!) || !isHex(text, rc + 1, ends[2]!) || !isHex(text, starts[3]!, ends[3]!)) {
       skipped++;
       continue;
     }
+    const localIp = addr(text.slice(starts[1]!, lc));
+    const remoteIp = addr(text.slice(starts[2]!, rc));
+    const uid = Number(text.slice(starts[7]!, ends[7]!));
+    const inode = Number(text.slice(starts[9]!, ends[9]!));
+    if (localIp === null || remoteIp === null || !Number.isInteger(uid) || !Number.isInteger(inode)) {
+      skipped++;
+      continue;
+    }
+    const stateCode = parseInt(text.slice(starts[3]!, ends[3]!), 16);
     sockets.push({
       family,
       transport,
       state: transport === 'tcp' ? tcpStateName(stateCode) : udpStateName(stateCode),
-      localIp: local.ip,
-      localPort: local.port,
-      remoteIp: remote.ip,
-      remotePort: remote.port,
+      localIp,
+      localPort: parseInt(text.slice(lc + 1, ends[1]!), 16),
+      remoteIp,
+      remotePort: parseInt(text.slice(rc + 1, ends[2]!), 16),
       uid,
       inode,
     });
   }
   return { sockets, skipped };
+}
+
+function isHex(text: string, from: number, to: number): boolean {
+  if (to <= from) return false;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i) | 0x20;
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
 }
 
 export interface ProcStat {
