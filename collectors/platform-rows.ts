@@ -5,7 +5,7 @@ import { isIP } from 'node:net';
 import type { Connection, Family, ProcessInfo, RawSocket, SocketState, TcpState, Transport } from './types.js';
 import { TCP_STATES } from './types.js';
 import { ipType, isUnspecified } from './ip.js';
-import { directionOf, listenerIndex } from './direction.js';
+import { directionOf, listenerIndex, type ListenerIndex } from './direction.js';
 
 /** One endpoint as a tool prints it, split into host and port text (`*` allowed for both). */
 export interface EndpointText {
@@ -170,7 +170,7 @@ export function toConnections(sockets: RawSocket[], ctx: RowContext): Connection
   return sockets.map((s) => toConnection(s, listeners, ctx));
 }
 
-function toConnection(s: RawSocket, listeners: Set<string>, ctx: RowContext): Connection {
+function toConnection(s: RawSocket, listeners: ListenerIndex, ctx: RowContext): Connection {
   const pid = s.pid ?? null;
   const owner = pid !== null ? (ctx.owners.get(pid) ?? null) : null;
   const row: Connection = {
