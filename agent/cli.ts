@@ -6,6 +6,9 @@ import { snapshotCommand } from './commands/snapshot.js';
 import { learnCommand } from './commands/learn.js';
 import { huntCommand } from './commands/hunt.js';
 import { baselineCommand } from './commands/baseline.js';
+import { installCommand, uninstallCommand } from './commands/install.js';
+import { agentCommand } from './commands/agent.js';
+import { serverCommand } from './commands/server.js';
 import { escapeForTerminal } from './output/escape.js';
 
 declare const SOCKHUNT_VERSION: string;
@@ -14,7 +17,16 @@ declare const SOCKHUNT_COMMIT: string;
 export const VERSION = typeof SOCKHUNT_VERSION === 'string' ? SOCKHUNT_VERSION : '0.0.0-dev';
 export const COMMIT = typeof SOCKHUNT_COMMIT === 'string' ? SOCKHUNT_COMMIT : 'dev';
 
-const COMMANDS: Command[] = [snapshotCommand, learnCommand, huntCommand, baselineCommand];
+const COMMANDS: Command[] = [
+  snapshotCommand,
+  learnCommand,
+  huntCommand,
+  baselineCommand,
+  agentCommand,
+  serverCommand,
+  installCommand,
+  uninstallCommand,
+];
 
 function mainHelp(): string {
   const list = COMMANDS.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`).join('\n');

@@ -57,6 +57,13 @@ export const ConfigSchema = z.strictObject({
       retention: duration('findings.retention').default(30 * 86_400_000),
     })
     .prefault({}),
+  /** The durable queue of findings for the server; when full, the lowest risk goes first. */
+  outbox: z
+    .strictObject({
+      max_rows: z.number().int().positive().default(100_000),
+      max_bytes: z.number().int().positive().default(64 * 1024 * 1024),
+    })
+    .prefault({}),
   /** Per-detector settings: `enabled: false`, or parameter overrides (see `docs/detectors.md`). */
   detectors: z.record(z.string(), detectorConfig).default({}),
 });

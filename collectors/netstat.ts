@@ -14,7 +14,10 @@
 //   - a line with too few columns makes it throw inside a stream event (an uncaught exception) → caught per line.
 // Commands: Linux `netstat -apntuW` (W: IPv6 addresses uncut), macOS `netstat -anvl` (a: listeners and unbound UDP,
 // l: IPv6 addresses uncut), Windows `netstat.exe -a -n -o` (node-netstat's own).
-import { createRequire } from 'node:module';
+// A static import, not createRequire: bundlers must see it (the single binary has no node_modules). The package
+// is CommonJS without type declarations; NodeNetstat below describes what we use of it.
+// @ts-expect-error TS7016: node-netstat ships no types
+import nodeNetstatPackage from 'node-netstat';
 import { hostname } from 'node:os';
 import si from 'systeminformation';
 import type { Collector, CollectorSpec, Connection, RawSocket } from './types.js';
@@ -66,18 +69,8 @@ const COMMANDS: Record<NetstatPlatform, { cmd: string; args: string[] }> = {
   win32: { cmd: 'netstat.exe', args: ['-a', '-n', '-o'] },
 };
 
-const require = createRequire(import.meta.url);
-let loaded: NodeNetstat | null = null;
-
 function nodeNetstat(): NodeNetstat {
-  if (!loaded) {
-    try {
-      loaded = require('node-netstat') as NodeNetstat;
-    } catch (err) {
-      throw new SockhuntError('SOCKHUNT_E_COLLECT', `the node-netstat package cannot be loaded: ${(err as Error).message}`, { cause: err });
-    }
-  }
-  return loaded;
+  return nodeNetstatPackage as NodeNetstat;
 }
 
 /** Registers `sockhunt:<platform>` once: our command line and node-netstat's parser wrapped to keep each line. */

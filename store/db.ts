@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { SockhuntError } from '../agent/errors.js';
+import { nativeSqliteBinding } from '../agent/package/native.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 import { mapSqliteError } from './sqlite-errors.js';
 
@@ -237,9 +238,11 @@ export function openAgentDb(path: string, opts: OpenAgentDbOptions = {}): AgentD
     }
   }
   const busyTimeout = opts.busyTimeoutMs ?? 5000;
+  // Inside the single binary the addon is loaded by agent/package/addons.ts; undefined under npm.
+  const nativeBinding = nativeSqliteBinding() as string | undefined; // @types says string; the library takes the module too
   let sqlite: Database.Database;
   try {
-    sqlite = new Database(file, { timeout: busyTimeout });
+    sqlite = new Database(file, { timeout: busyTimeout, nativeBinding });
   } catch (err) {
     const mapped = mapSqliteError(err, 'open', file);
     throw mapped instanceof SockhuntError && mapped.code === 'SOCKHUNT_E_DB_CORRUPT'

@@ -103,11 +103,49 @@ CREATE TABLE detector_state (
 ) WITHOUT ROWID;
 `;
 
+// Version 2: store-and-forward to the server. `outbox.seq` is the per-agent wire sequence number; it comes from
+// `outbox_state.last_seq`, so a number is never reused even after its row was acked or dropped. The counters
+// (rows, bytes, dropped, rejected) are kept in the same transactions as the rows they count.
+const V2 = `
+CREATE TABLE outbox (
+  seq        INTEGER PRIMARY KEY,
+  event_id   TEXT NOT NULL,
+  risk_rank  INTEGER NOT NULL CHECK (risk_rank BETWEEN 0 AND 3),
+  bytes      INTEGER NOT NULL,
+  doc        TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX outbox_event ON outbox (event_id);
+CREATE INDEX outbox_drop_order ON outbox (risk_rank, seq);
+
+CREATE TABLE outbox_state (
+  id       INTEGER PRIMARY KEY CHECK (id = 1),
+  last_seq INTEGER NOT NULL,
+  rows     INTEGER NOT NULL,
+  bytes    INTEGER NOT NULL,
+  dropped  INTEGER NOT NULL,
+  rejected INTEGER NOT NULL
+);
+INSERT INTO outbox_state (id, last_seq, rows, bytes, dropped, rejected) VALUES (1, 0, 0, 0, 0, 0);
+
+-- One token per server origin (scheme://host:port): a token is never presented to another server.
+CREATE TABLE server_identity (
+  server      TEXT PRIMARY KEY,
+  token       TEXT NOT NULL,
+  enrolled_at INTEGER NOT NULL
+) WITHOUT ROWID;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     description: 'meta, baseline, connection history, findings, hunt id sequence, detector state',
     up: (db) => db.exec(V1),
+  },
+  {
+    version: 2,
+    description: 'outbox (findings waiting for the server), its sequence and counters, server tokens',
+    up: (db) => db.exec(V2),
   },
 ];
 

@@ -1,0 +1,148 @@
+// Opens the server database the way store/db.ts opens the agent's: a foreign, damaged or newer file is left
+// as it is and reported with a stable code; pragmas; versioned migrations. Its application_id differs from
+// the agent database's so that neither can be opened as the other.
+import Database from 'better-sqlite3';
+import { closeSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { SockhuntError } from '../agent/errors.js';
+import { nativeSqliteBinding } from '../agent/package/native.js';
+import { defaultStateDir } from './paths.js';
+import type { Migration } from './migrations.js';
+import { SERVER_MIGRATIONS } from './server-migrations.js';
+import { mapSqliteError } from './sqlite-errors.js';
+
+/** `PRAGMA application_id` of a sockhunt server database: "SKHS" (the agent's is "SKHT"). */
+export const SOCKHUNT_SERVER_APPLICATION_ID = 0x534b4853;
+
+export function defaultServerDbPath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(defaultStateDir(env), 'server.db');
+}
+
+export interface OpenServerDbOptions {
+  busyTimeoutMs?: number;
+  quickCheck?: boolean;
+  migrations?: readonly Migration[];
+}
+
+const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
+
+function corrupt(path: string, why: string, cause?: unknown): SockhuntError {
+  return new SockhuntError('SOCKHUNT_E_DB_CORRUPT', `${path}: ${why}; the file was left as it is`, { cause });
+}
+
+function inspectHeader(path: string): 'absent' | 'empty' | 'sqlite' {
+  let size: number;
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) throw new SockhuntError('SOCKHUNT_E_DB_OPEN', `${path}: not a regular file`);
+    size = st.size;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'absent';
+    if (err instanceof SockhuntError) throw err;
+    throw new SockhuntError('SOCKHUNT_E_DB_OPEN', `${path}: cannot stat the database file`, { cause: err });
+  }
+  if (size === 0) return 'empty';
+  const header = Buffer.alloc(100);
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    throw new SockhuntError('SOCKHUNT_E_DB_OPEN', `${path}: cannot read the database file`, { cause: err });
+  }
+  try {
+    readSync(fd, header, 0, 100, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (size < 100 || !header.subarray(0, 16).equals(SQLITE_MAGIC)) throw corrupt(path, 'not an SQLite database');
+  return 'sqlite';
+}
+
+function checkIdentity(db: Database.Database, path: string, latest: number): void {
+  const appId = db.pragma('application_id', { simple: true }) as number;
+  const version = db.pragma('user_version', { simple: true }) as number;
+  const objects = (db.prepare('SELECT count(*) AS n FROM sqlite_schema').get() as { n: number }).n;
+  if (appId !== SOCKHUNT_SERVER_APPLICATION_ID && (appId !== 0 || objects > 0)) {
+    throw new SockhuntError(
+      'SOCKHUNT_E_DB_FOREIGN',
+      `${path}: not a sockhunt server database (application_id ${appId}, ${objects} schema objects); the file was left as it is`,
+    );
+  }
+  if (version > latest) {
+    throw new SockhuntError(
+      'SOCKHUNT_E_DB_NEWER',
+      `${path}: schema version ${version} was written by a newer sockhunt server (this one knows up to ${latest}); the file was left as it is`,
+    );
+  }
+}
+
+function runMigrations(db: Database.Database, list: readonly Migration[]): void {
+  for (;;) {
+    const applied = db
+      .transaction(() => {
+        const current = db.pragma('user_version', { simple: true }) as number;
+        const next = list[current];
+        if (!next) return false;
+        next.up(db);
+        if (current === 0) db.pragma(`application_id = ${SOCKHUNT_SERVER_APPLICATION_ID}`);
+        db.pragma(`user_version = ${next.version}`);
+        return true;
+      })
+      .immediate();
+    if (!applied) return;
+  }
+}
+
+/** Opens (creating when absent) the server database; errors as openAgentDb's, the file left as it was. */
+export function openServerDb(path: string, opts: OpenServerDbOptions = {}): Database.Database {
+  const file = resolve(path);
+  const migrations = opts.migrations ?? SERVER_MIGRATIONS;
+  try {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new SockhuntError('SOCKHUNT_E_DB_OPEN', `${file}: cannot create the state directory`, { cause: err });
+  }
+  const state = inspectHeader(file);
+  if (state === 'absent') {
+    try {
+      closeSync(openSync(file, 'wx', 0o600));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new SockhuntError('SOCKHUNT_E_DB_OPEN', `${file}: cannot create the database file`, { cause: err });
+      }
+    }
+  }
+  const busyTimeout = opts.busyTimeoutMs ?? 5000;
+  // Inside the single binary the addon is loaded by agent/package/addons.ts; undefined under npm.
+  const nativeBinding = nativeSqliteBinding() as string | undefined; // @types says string; the library takes the module too
+  let sqlite: Database.Database;
+  try {
+    sqlite = new Database(file, { timeout: busyTimeout, nativeBinding });
+  } catch (err) {
+    const mapped = mapSqliteError(err, 'open', file);
+    throw mapped instanceof SockhuntError && mapped.code === 'SOCKHUNT_E_DB_CORRUPT'
+      ? mapped
+      : new SockhuntError('SOCKHUNT_E_DB_OPEN', `${file}: cannot open the database`, { cause: err });
+  }
+  try {
+    checkIdentity(sqlite, file, migrations.length);
+    if (state === 'sqlite' && opts.quickCheck !== false) {
+      const rows = sqlite.pragma('quick_check(5)') as Array<{ quick_check: string }>;
+      if (rows.length !== 1 || rows[0]?.quick_check !== 'ok') {
+        throw corrupt(file, `integrity check failed: ${rows.map((r) => r.quick_check).join('; ')}`);
+      }
+    }
+    sqlite.pragma(`busy_timeout = ${busyTimeout}`);
+    sqlite.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode: a commit survives a process crash (kill -9); only a power loss can lose the last ones.
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('foreign_keys = ON');
+    // Ingest looks up random keys (event ids) in large indexes: a 64 MB page cache keeps most of them in memory.
+    sqlite.pragma('cache_size = -65536');
+    runMigrations(sqlite, migrations);
+    return sqlite;
+  } catch (err) {
+    sqlite.close();
+    throw mapSqliteError(err, 'open', file);
+  }
+}

@@ -1,0 +1,73 @@
+// The unit's capability set (agent/package/systemd-unit.ts CAPABILITIES) is enough: root reduced to those
+// capabilities sees the owner of a socket of another user and a socket in another network namespace, as full
+// root does; with fewer it does not. CAP_SYS_ADMIN is not among them: other namespaces are read from
+// /proc/<pid>/net when netlink cannot enter them.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CAPABILITIES } from '../../agent/package/systemd-unit.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const canRun =
+  process.platform === 'linux' &&
+  process.getuid?.() === 0 &&
+  spawnSync('setpriv', ['--version']).status === 0 &&
+  spawnSync('unshare', ['--net', 'true']).status === 0;
+
+interface Listener {
+  child: ChildProcess;
+  port: number;
+}
+
+describe.runIf(canRun)('capabilities of the service', () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'sockhunt-caps-'));
+  const listeners: Listener[] = [];
+
+  async function listen(wrapper: string[]): Promise<Listener> {
+    const child = spawn(wrapper[0]!, [...wrapper.slice(1), process.execPath, join(scratch, 'listen.cjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const [chunk] = (await once(child.stdout!, 'data')) as [Buffer];
+    const l = { child, port: Number(chunk.toString().trim()) };
+    listeners.push(l);
+    return l;
+  }
+
+  let otherUser: Listener;
+  let otherNetns: Listener;
+  beforeAll(async () => {
+    chmodSync(scratch, 0o755);
+    writeFileSync(join(scratch, 'listen.cjs'), "const s = require('net').createServer().listen(0, '127.0.0.1', () => console.log(s.address().port));\n");
+    otherUser = await listen(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']);
+    otherNetns = await listen(['unshare', '--net', 'sh', '-c', 'ip link set lo up 2>/dev/null; exec "$0" "$@"']);
+  });
+  afterAll(() => {
+    for (const l of listeners) l.child.kill();
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  /** The owning pid of each of our listeners (undefined: the socket was not seen at all) with these capabilities. */
+  function owners(caps: readonly string[] | null): Array<number | null | undefined> {
+    const bounding = caps && `-all${caps.map((c) => `,+${c.replace(/^CAP_/, '').toLowerCase()}`).join('')}`;
+    const cli = [process.execPath, join(root, 'bin/sockhunt.js'), 'snapshot', '--format', 'json', '--listening'];
+    const r = bounding ? spawnSync('setpriv', ['--inh-caps=-all', `--bounding-set=${bounding}`, ...cli], { encoding: 'utf8' }) : spawnSync(cli[0]!, cli.slice(1), { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const rows = JSON.parse(r.stdout) as Array<{ source: { port: number; ip: string }; process: { pid: number | null }; socket: { inode: number } }>;
+    return [otherUser, otherNetns].map((l) => rows.find((row) => row.source.port === l.port && row.source.ip === '127.0.0.1')?.process.pid);
+  }
+
+  it('root with the unit capabilities sees what full root sees', () => {
+    const expected = [otherUser.child.pid, otherNetns.child.pid];
+    expect(owners(null)).toEqual(expected);
+    expect(owners(CAPABILITIES)).toEqual(owners(null));
+  });
+
+  it('each of the two is needed', () => {
+    // Without CAP_DAC_READ_SEARCH /proc/<pid>/fd of another user cannot be listed: the owner is unknown.
+    expect(owners(CAPABILITIES.filter((c) => c !== 'CAP_DAC_READ_SEARCH'))[0]).toBeNull();
+    // Without CAP_SYS_PTRACE neither fd links nor /proc/<pid>/ns/net can be read: no owner, no foreign namespace.
+    expect(owners(CAPABILITIES.filter((c) => c !== 'CAP_SYS_PTRACE'))).toEqual([null, undefined]);
+  });
+});
