@@ -1,0 +1,323 @@
+// One agent connection: hello (version, credentials), then findings batches, heartbeats and replies.
+// Frames are processed one at a time in arrival order; a batch is committed in one transaction and only then
+// acked. Nothing an agent sends can crash the server: every failure is an `error` frame or a close code.
+import type { WebSocket, RawData } from 'ws';
+import { isSockhuntError } from '../agent/errors.js';
+import { CLOSE, MAX_BATCH, PROTOCOL_VERSIONS, type Hello, type ServerMessage, type WireErrorCode } from './protocol.js';
+import { authenticate, hashSecret } from './auth.js';
+import type { PreparedFinding } from './frames.js';
+import type { AgentHub, AgentLink } from './hub.js';
+import type { Presence } from './presence.js';
+import { TokenBucket, WindowCounter } from './rate.js';
+import type { ServerStore } from './store.js';
+import type { FrameValidator } from './validator.js';
+
+export interface IngestLimits {
+  /** Sustained messages per second per connection (token bucket rate). */
+  messagesPerSec: number;
+  /** Messages a connection may send at once (token bucket size). */
+  burst: number;
+  /** Messages dropped for rate within `rateWindowMs` after which the connection is closed (RATE_LIMITED). */
+  rateStrikes: number;
+  rateWindowMs: number;
+  /** Invalid frames within `garbageWindowMs` after which the connection is closed (GARBAGE). */
+  garbageFrames: number;
+  garbageWindowMs: number;
+  /** Frames waiting behind the one being processed; more count as rate violations. */
+  maxQueued: number;
+}
+
+export const DEFAULT_LIMITS: IngestLimits = {
+  messagesPerSec: 50,
+  burst: 200,
+  rateStrikes: 100,
+  rateWindowMs: 10_000,
+  garbageFrames: 10,
+  garbageWindowMs: 60_000,
+  maxQueued: 256,
+};
+
+export type Log = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+
+export interface IngestStats {
+  connections: number;
+  batches: number;
+  stored: number;
+  duplicates: number;
+  rejected: number;
+  errorsSent: number;
+}
+
+export interface SessionContext {
+  store: ServerStore;
+  hub: AgentHub;
+  presence: Presence;
+  enrollSecretHash: string | null;
+  limits: IngestLimits;
+  helloTimeoutMs: number;
+  stats: IngestStats;
+  validator: FrameValidator;
+  log: Log;
+  now(): number;
+}
+
+const MAX_REASON_BYTES = 123;
+const RATE_ERROR_EVERY_MS = 1000;
+
+function closeReason(text: string): string {
+  let out = text;
+  while (Buffer.byteLength(out) > MAX_REASON_BYTES) out = out.slice(0, -1);
+  return out;
+}
+
+function clip(text: string, max = 4000): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+type State = 'hello' | 'authenticating' | 'ready' | 'closed';
+
+export class AgentSession implements AgentLink {
+  agentId = '';
+  /** Cleared by the ping timer, set by pong and by any frame: a socket that stays false is dead. */
+  alive = true;
+  private state: State = 'hello';
+  private readonly bucket: TokenBucket;
+  private readonly rateStrikes: WindowCounter;
+  private readonly garbage: WindowCounter;
+  private lastRateError = 0;
+  private queue: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private readonly helloTimer: NodeJS.Timeout;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly ctx: SessionContext,
+    readonly remote: string,
+  ) {
+    const now = ctx.now();
+    this.bucket = new TokenBucket(ctx.limits.messagesPerSec, ctx.limits.burst, now);
+    this.rateStrikes = new WindowCounter(ctx.limits.rateStrikes, ctx.limits.rateWindowMs);
+    this.garbage = new WindowCounter(ctx.limits.garbageFrames, ctx.limits.garbageWindowMs);
+    ctx.stats.connections++;
+    this.helloTimer = setTimeout(() => {
+      if (this.state === 'hello' || this.state === 'authenticating') this.close(CLOSE.HELLO_TIMEOUT, 'no hello in time');
+    }, ctx.helloTimeoutMs);
+    this.helloTimer.unref();
+    ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));
+    ws.on('pong', () => {
+      this.alive = true;
+    });
+    ws.on('error', (err) => {
+      // ws has already failed the connection (oversized frame → 1009, bad framing → 1002); just note it.
+      ctx.log('warn', 'agent socket error', { agent: this.agentId || undefined, remote, error: err.message });
+    });
+    ws.on('close', () => this.onClose());
+  }
+
+  send(message: ServerMessage): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(JSON.stringify(message));
+  }
+
+  close(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    clearTimeout(this.helloTimer);
+    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(code, closeReason(reason));
+  }
+
+  ping(): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.ping();
+  }
+
+  terminate(): void {
+    this.state = 'closed';
+    this.ws.terminate();
+  }
+
+  private sendError(code: WireErrorCode, message: string, seqs?: number[]): void {
+    this.ctx.stats.errorsSent++;
+    this.send({ type: 'error', code, message: clip(message), ...(seqs && seqs.length > 0 ? { seqs: seqs.slice(0, MAX_BATCH) } : {}) });
+  }
+
+  /** An invalid frame: answered, counted, and the connection closed when they keep coming. */
+  private bad(code: WireErrorCode, message: string, seqs?: number[]): void {
+    this.sendError(code, message, seqs);
+    if (this.garbage.hit(this.ctx.now())) {
+      this.ctx.log('warn', 'closing a connection that keeps sending invalid frames', { agent: this.agentId, remote: this.remote });
+      this.close(CLOSE.GARBAGE, `${this.ctx.limits.garbageFrames} invalid frames within ${this.ctx.limits.garbageWindowMs / 1000}s`);
+    }
+  }
+
+  private onFrame(data: RawData, isBinary: boolean): void {
+    if (this.state === 'closed') return;
+    this.alive = true;
+    const now = this.ctx.now();
+    if (!this.bucket.take(now) || this.queued >= this.ctx.limits.maxQueued) {
+      if (this.rateStrikes.hit(now)) {
+        this.close(CLOSE.RATE_LIMITED, `over ${this.ctx.limits.messagesPerSec} messages/s, repeatedly`);
+        return;
+      }
+      if (now - this.lastRateError >= RATE_ERROR_EVERY_MS) {
+        this.lastRateError = now;
+        this.sendError('SOCKHUNT_E_PROTO_RATE', `over ${this.ctx.limits.messagesPerSec} messages/s: message dropped, slow down`);
+      }
+      return;
+    }
+    this.queued++;
+    this.queue = this.queue
+      .then(() => (this.state === 'closed' ? undefined : this.process(data, isBinary)))
+      .catch((err: unknown) => {
+        this.ctx.log('error', 'unexpected failure handling an agent frame', { agent: this.agentId, error: String((err as Error)?.stack ?? err) });
+        this.close(CLOSE.GOING_AWAY, 'internal error');
+      })
+      .finally(() => {
+        this.queued--;
+      });
+  }
+
+  private async process(data: RawData, isBinary: boolean): Promise<void> {
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    if (isBinary) {
+      if (this.state === 'hello') return this.refuse(CLOSE.UNAUTHENTICATED, 'SOCKHUNT_E_PROTO_STATE', 'the first frame must be a hello (JSON text)');
+      return this.bad('SOCKHUNT_E_PROTO_JSON', 'binary frames are not part of the protocol: send JSON text frames');
+    }
+    const frame = await this.ctx.validator.process(bytes);
+    if ((this.state as State) === 'closed') return;
+    if (this.state === 'hello') {
+      if (frame.kind === 'invalid') return this.refuse(CLOSE.UNAUTHENTICATED, frame.code, `the first frame must be a valid hello: ${frame.message}`);
+      if (frame.kind !== 'message' || frame.message.type !== 'hello') return this.refuse(CLOSE.UNAUTHENTICATED, 'SOCKHUNT_E_PROTO_STATE', 'the first frame must be a hello');
+      return this.hello(frame.message);
+    }
+    switch (frame.kind) {
+      case 'invalid':
+        return this.bad(frame.code, frame.message);
+      case 'findings':
+        return this.findings(frame.items);
+      case 'partial':
+        this.bad('SOCKHUNT_E_PROTO_SCHEMA', `${frame.rejected.length} of ${frame.total} findings rejected, never stored (${frame.problem})`, frame.rejected);
+        if (frame.items.length > 0 && (this.state as State) !== 'closed') return this.findings(frame.items);
+        return;
+      case 'message':
+        break;
+    }
+    const msg = frame.message;
+    switch (msg.type) {
+      case 'hello':
+        return this.bad('SOCKHUNT_E_PROTO_STATE', 'hello was already received on this connection');
+      case 'heartbeat':
+        this.ctx.presence.touch(this.agentId, this.ctx.now(), msg.outbox);
+        return;
+      case 'reply':
+        // A reply to a request that timed out (or was never sent to this agent) is dropped quietly.
+        this.ctx.hub.deliverReply(this.agentId, msg);
+        return;
+    }
+  }
+
+  /** Closes a connection that has not authenticated, after telling it why. */
+  private refuse(code: number, wire: WireErrorCode, message: string): void {
+    this.sendError(wire, message);
+    this.close(code, message);
+  }
+
+  private async hello(hello: Hello): Promise<void> {
+    this.state = 'authenticating';
+    const common = hello.protocol.filter((v) => (PROTOCOL_VERSIONS as readonly number[]).includes(v));
+    if (common.length === 0) {
+      this.close(CLOSE.UNSUPPORTED_VERSION, `no common protocol version: agent speaks ${hello.protocol.join(',')}, server ${PROTOCOL_VERSIONS.join(',')}`);
+      return;
+    }
+    const version = Math.max(...common);
+    const agentId = hello.agent.id.toLowerCase();
+    const outcome = await authenticate(this.ctx.store, this.ctx.enrollSecretHash, { agentId, auth: hello.auth });
+    if (!outcome.ok) {
+      this.ctx.log('warn', 'agent refused', { agent: agentId, remote: this.remote, why: outcome.reason });
+      this.close(CLOSE[outcome.close], outcome.reason);
+      return;
+    }
+    const now = this.ctx.now();
+    if (outcome.enrolled) {
+      try {
+        await this.ctx.store.enrollHost(
+          { agentId, facts: hello.host, agentVersion: hello.agent.version, tokenHash: hashSecret(outcome.token!), now },
+          { who: `agent:${agentId}`, action: 'host.enroll', target: agentId, detail: { hostname: hello.host.hostname, version: hello.agent.version, remote: this.remote } },
+        );
+      } catch (err) {
+        // Two enrollments of one id at once: the other one won.
+        this.close(CLOSE.UNAUTHENTICATED, 'agent id already enrolled: present its token');
+        this.ctx.log('warn', 'enrollment failed', { agent: agentId, error: (err as Error).message });
+        return;
+      }
+    } else {
+      await this.ctx.store.recordConnect(agentId, hello.host, hello.agent.version, now);
+    }
+    if ((this.state as State) === 'closed') {
+      // The socket went away while we were authenticating.
+      await this.ctx.store.recordDisconnect(agentId, now);
+      return;
+    }
+    this.agentId = agentId;
+    const previous = this.ctx.hub.register(this);
+    previous?.close(CLOSE.REPLACED, 'another connection of this agent took over');
+    const allow = await this.ctx.store.allowRulesFor(agentId);
+    if ((this.state as State) === 'closed') return;
+    clearTimeout(this.helloTimer);
+    this.state = 'ready';
+    this.send({
+      type: 'welcome',
+      protocol: version,
+      agent_id: agentId,
+      ...(outcome.token !== undefined ? { token: outcome.token } : {}),
+      server_time: now,
+      allow,
+    });
+    this.ctx.log('info', outcome.enrolled ? 'agent enrolled' : 'agent connected', { agent: agentId, host: hello.host.hostname, remote: this.remote });
+  }
+
+  private async findings(items: PreparedFinding[]): Promise<void> {
+    const stats = this.ctx.stats;
+    stats.batches++;
+    const mine: PreparedFinding[] = [];
+    const foreign: number[] = [];
+    for (const item of items) {
+      if (item.hostId === this.agentId) mine.push(item);
+      else foreign.push(item.seq);
+    }
+    const now = this.ctx.now();
+    this.ctx.presence.touch(this.agentId, now);
+    let result;
+    try {
+      result = mine.length > 0 ? await this.ctx.store.ingestBatch(this.agentId, mine, now) : { acked: [], rejected: [], stored: 0, duplicates: 0 };
+    } catch (err) {
+      // Transient (disk full, busy): nothing of the batch was kept; the agent resends it.
+      this.ctx.log('error', 'storing a batch failed', { agent: this.agentId, error: (err as Error).message });
+      this.sendError('SOCKHUNT_E_PROTO_STORE', isSockhuntError(err) ? err.message : 'the batch could not be stored; resend it later', items.map((i) => i.seq));
+      return;
+    }
+    stats.stored += result.stored;
+    stats.duplicates += result.duplicates;
+    if (result.acked.length > 0) this.send({ type: 'ack', seqs: result.acked });
+    const rejected = [...foreign, ...result.rejected.map((r) => r.seq)];
+    if (rejected.length > 0) {
+      stats.rejected += rejected.length;
+      const why = foreign.length > 0 ? `host.id must be this agent's id (${this.agentId})` : (result.rejected[0]?.message ?? 'identity');
+      this.bad('SOCKHUNT_E_PROTO_IDENTITY', `${rejected.length} finding(s) rejected, never stored: ${why}`, rejected);
+    }
+  }
+
+  private onClose(): void {
+    const wasReady = this.state === 'ready' || this.agentId !== '';
+    this.state = 'closed';
+    clearTimeout(this.helloTimer);
+    this.ctx.stats.connections--;
+    if (!wasReady) return;
+    if (this.ctx.hub.unregister(this)) {
+      const agentId = this.agentId;
+      this.ctx.store.recordDisconnect(agentId, this.ctx.now()).catch((err: unknown) => {
+        this.ctx.log('error', 'recording a disconnect failed', { agent: agentId, error: (err as Error).message });
+      });
+    }
+  }
+}
+
