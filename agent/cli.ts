@@ -9,6 +9,7 @@ import { baselineCommand } from './commands/baseline.js';
 import { installCommand, uninstallCommand } from './commands/install.js';
 import { agentCommand } from './commands/agent.js';
 import { serverCommand } from './commands/server.js';
+import { upCommand } from './commands/up.js';
 import { escapeForTerminal } from './output/escape.js';
 
 declare const SOCKHUNT_VERSION: string;
@@ -24,6 +25,7 @@ const COMMANDS: Command[] = [
   baselineCommand,
   agentCommand,
   serverCommand,
+  upCommand,
   installCommand,
   uninstallCommand,
 ];
