@@ -9,7 +9,7 @@ import type { LearnEntry } from '../store/baseline.js';
 import { ConnectionTracker, isConnected } from './tracker.js';
 import { HostFactsSource } from './host-facts.js';
 import { type ConfiguredDetector, runDetectors } from './detect/index.js';
-import type { BaselineView, ConnectionEvent, DetectContext, ProcessKey } from './detect/types.js';
+import { type BaselineView, type ConnectionEvent, type DetectContext, type ProcessKey, UNATTRIBUTED } from './detect/types.js';
 import { FindingRecorder, type RecordedFinding } from './recorder.js';
 import type { Config } from './config.js';
 import { SockhuntError } from './errors.js';
@@ -37,8 +37,6 @@ export interface LoopOptions {
   hostFacts?: HostFactsSource;
 }
 
-/** Connections whose process is unknown are learned under this key, so the host's own traffic is known. */
-const UNATTRIBUTED: ProcessKey = 'unattributed';
 
 export class AgentLoop {
   readonly tracker: ConnectionTracker;

@@ -45,6 +45,19 @@ function rowTupleKey(row: Connection): string {
   return tupleKey(row.socket.netns, row.network.transport, row.source.ip, row.source.port, row.destination.ip, row.destination.port);
 }
 
+/** Linux keeps a closed connection in TIME_WAIT for a fixed 60 s (TCP_TIMEWAIT_LEN). */
+const TIME_WAIT_MS = 60_000;
+
+/**
+ * When the connection behind a trace closed: a TIME_WAIT socket's timer says it to the millisecond (netlink), which
+ * keeps the rhythm of short call-backs that a 1 s sample grid would blur; otherwise the sample time.
+ */
+function closedAt(row: Connection, now: number): number {
+  const left = row.socket.timer_ms;
+  if (row.socket.state !== 'TIME_WAIT' || left === undefined || left > TIME_WAIT_MS) return now;
+  return now - (TIME_WAIT_MS - left);
+}
+
 /** A connection has a remote end: not a listener, not an unconnected UDP socket. */
 export function isConnected(row: Connection): boolean {
   const s = row.socket.state;
@@ -157,15 +170,16 @@ export class ConnectionTracker {
       return;
     }
     const owner = this.owners.get(destKey(row.socket.netns, row.network.transport, row.destination.ip, row.destination.port));
+    const ts = closedAt(row, now);
     const event: ConnectionEvent =
       owner && now - owner.at <= OWNER_MEMORY_MS
         ? {
-            ts: now,
+            ts,
             processKey: owner.key,
             row: { ...row, process: owner.row.process, user: owner.row.user, socket: { ...row.socket, owner_pids: [] } },
             attribution: 'inferred',
           }
-        : { ts: now, processKey: null, row, attribution: 'none' };
+        : { ts, processKey: null, row, attribution: 'none' };
     this.byTuple.set(key, { key, inode: 0, start: now, lastSeen: now, gen, event });
     if (!this.ended.has(key)) started.push(event);
   }

@@ -239,6 +239,7 @@ export class LinuxCollector implements Collector {
     const direction = directionOf(s, listeners);
     if (direction) row.network.direction = direction;
     if (netns !== null) row.socket.netns = netns;
+    if (s.timerMs !== undefined) row.socket.timer_ms = s.timerMs;
     if (containerId) row.container = { id: containerId };
     return row;
   }

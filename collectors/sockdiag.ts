@@ -10,8 +10,8 @@ import type { RawSocket, SocketState } from './types.js';
 import { formatIPv4Bytes, formatIPv6Bytes } from './ip.js';
 
 /** Record layout written by sockdiag.c; see the comment at its top. */
-export const RECORD_SIZE = 48;
-export const LAYOUT_VERSION = 1;
+export const RECORD_SIZE = 52;
+export const LAYOUT_VERSION = 2;
 
 export interface DumpOptions {
   /** A network namespace file (`/proc/<pid>/ns/net`, `/run/netns/<name>`); the caller's own when absent. */
@@ -35,6 +35,7 @@ export interface SockDiagBinding {
 const AF_INET = 2;
 const IPPROTO_TCP = 6;
 const TCP_NEW_SYN_RECV = 12;
+const TCP_TIME_WAIT = 6;
 
 // Indexed by the kernel's state number (include/net/tcp_states.h).
 const TCP_STATE_NAMES: readonly SocketState[] = [
@@ -86,6 +87,7 @@ export function decodePacked(buffer: ArrayBuffer): RawSocket[] {
       uid: u32[(o >> 2) + 10]!,
       inode: u32[(o >> 2) + 11]!,
     };
+    if (state === TCP_TIME_WAIT && protocol === IPPROTO_TCP) rows[i]!.timerMs = u32[(o >> 2) + 12]!;
   }
   if (requestSockets > 0) fillRequestSocketUids(rows, u8);
   return rows;

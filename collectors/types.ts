@@ -33,6 +33,8 @@ export interface RawSocket {
   uid: number | null;
   /** Socket inode; 0 for sockets no file descriptor holds (TIME_WAIT, orphaned). */
   inode: number;
+  /** Time left on a TIME_WAIT socket's timer, in ms (netlink only): when the connection closed. */
+  timerMs?: number;
   /** Owning pid where the source reports it directly (Windows/macOS tools); Linux leaves it undefined. */
   pid?: number | null;
   /** Process name where the source reports it directly. */
@@ -79,6 +81,8 @@ export interface Connection {
     family: Family;
     owner_pids: number[];
     netns?: string;
+    /** TIME_WAIT only: ms left before the kernel forgets it (it started at 60 s when the connection closed). */
+    timer_ms?: number;
   };
   container?: { id: string };
 }

@@ -2,7 +2,7 @@
 // Regularity is scored in the spirit of RITA (timestamp Bowley skewness + MAD/median, connection count,
 // persistence); the gate is the chance that Poisson (random) connections would look at least as regular,
 // which keeps 4–6 jittered starts from alarming on ordinary traffic. See docs/detectors.md.
-import type { Detector } from './types.js';
+import { type Detector, UNATTRIBUTED } from './types.js';
 import {
   attributionShare,
   baselineState,
@@ -170,9 +170,26 @@ export const beacon: Detector<BeaconParams> = {
     const resolution = ctx.sampleIntervalMs ?? 1000;
     const state = baselineState(ctx.baseline);
     const drafts = [];
-    for (const pair of ctx.history.pairs()) {
+    const pairs = ctx.history.pairs();
+    // Destinations that some known process talks to: their unattributed starts join that process's pair.
+    const owned = new Set<string>();
+    for (const p of pairs) if (p.processKey !== UNATTRIBUTED) owned.add(`${p.ip}|${p.port}|${p.transport}`);
+    for (const pair of pairs) {
       const { processKey: key, ip, port, transport } = pair;
-      const starts = ctx.history.starts(key, ip, port, transport);
+      const dk = `${ip}|${port}|${transport}`;
+      if (key === UNATTRIBUTED && owned.has(dk)) continue;
+      let starts = ctx.history.starts(key, ip, port, transport);
+      let events = ctx.history.events?.(key, ip, port, transport);
+      if (key !== UNATTRIBUTED) {
+        // Traces seen before the owner was (or between its sockets) carry no process: when they go to the same
+        // destination they are most likely the same rhythm; the attribution share keeps the confidence honest.
+        const extra = ctx.history.starts(UNATTRIBUTED, ip, port, transport);
+        if (extra.length > 0) {
+          starts = [...starts, ...extra].sort((x, y) => x - y);
+          const extraEvents = ctx.history.events?.(UNATTRIBUTED, ip, port, transport) ?? [];
+          events = events ? [...events, ...extraEvents].sort((x, y) => x.ts - y.ts) : events;
+        }
+      }
       if (starts.length < params.minStarts) continue;
       // Cheap exclusions before the statistics: most pairs on a steady host are known endpoints.
       if (isLoopback(ip) || isNonUnicast(ip)) continue;
@@ -185,7 +202,6 @@ export const beacon: Detector<BeaconParams> = {
       const internal = isInternal(ip, ctx.host.internalNetworks);
       // internal pollers (monitoring, service discovery) are the commonest benign beacons
       const findingScore = a.score * (internal ? 0.85 : 1);
-      const events = ctx.history.events?.(key, ip, port, transport);
       const attribution: Attribution[] = events ? events.map((e) => e.attribution) : ['socket'];
       const row = representativeRow(ctx, key, ip, port, transport);
       const jitterPct = Math.round(a.cv * Math.sqrt(3) * 100);

@@ -14,6 +14,9 @@ export interface Technique {
 /** Stable identity of "what a process is" across restarts: executable, plus the script for interpreters. */
 export type ProcessKey = string;
 
+/** The process key of connections no process could be tied to (traces of closed sockets, conntrack flows). */
+export const UNATTRIBUTED: ProcessKey = 'unattributed';
+
 /** A connection the loop saw start (first sample it appeared in), enriched with its process key. */
 export interface ConnectionEvent {
   /** Milliseconds since the epoch, the sample time at which it was first seen (or, for TIME_WAIT leftovers, estimated). */

@@ -6,7 +6,7 @@
 //   0 u8 family (AF_INET 2 / AF_INET6 10)   1 u8 protocol (6 TCP / 17 UDP)   2 u8 state (kernel number)
 //   3 u8 zero   4 u16 local port   6 u16 remote port (host order)
 //   8 u8[16] local address   24 u8[16] remote address (network order; IPv4 in the first 4 bytes)
-//   40 u32 uid   44 u32 inode
+//   40 u32 uid   44 u32 inode   48 u32 timer ms (idiag_expires: time left on the socket's timer, e.g. TIME_WAIT)
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -27,8 +27,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define RECORD_SIZE 48
-#define LAYOUT_VERSION 1
+#define RECORD_SIZE 52
+#define LAYOUT_VERSION 2
 #define ERROR_CODE "SOCKHUNT_E_COLLECT"
 
 // Every state except TCP_BOUND_INACTIVE (13, Linux 6.6+): bound-but-idle TCP sockets are not in
@@ -39,7 +39,7 @@ typedef struct {
   uint8_t family, protocol, state, pad;
   uint16_t sport, dport;
   uint8_t src[16], dst[16];
-  uint32_t uid, inode;
+  uint32_t uid, inode, expires;
 } record_t;
 
 _Static_assert(sizeof(record_t) == RECORD_SIZE, "record layout");
@@ -154,6 +154,7 @@ static int dump_one(int fd, uint8_t family, uint8_t protocol, uint32_t seq, char
       memcpy(r->dst, m->id.idiag_dst, alen);
       r->uid = m->idiag_uid;
       r->inode = m->idiag_inode;
+      r->expires = m->idiag_expires;
     }
   }
 }

@@ -50,6 +50,13 @@ describe('ConnectionTracker', () => {
     expect(t.update([], 2000, [flow(5000), flow(5001)], isLocal).started).toHaveLength(0);
   });
 
+  it('dates a TIME_WAIT trace by its timer: when the connection closed, not when the sample saw it', () => {
+    const t = new ConnectionTracker(keyOf);
+    const tw = row({ sport: 40010, pid: null, state: 'TIME_WAIT', inode: 0 });
+    tw.socket.timer_ms = 59_250; // 750 ms into the 60 s TIME_WAIT
+    expect(t.update([tw], 10_000).started[0]!.ts).toBe(9_250);
+  });
+
   it('ignores listeners and unconnected UDP', () => {
     const t = new ConnectionTracker(keyOf);
     expect(t.update([row({ sport: 22, state: 'LISTEN', dst: '0.0.0.0', dport: 0 })], 1000).started).toHaveLength(0);

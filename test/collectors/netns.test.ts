@@ -15,7 +15,7 @@ let cgroupDir: string | null = null;
 let inside: { pid: number; port: number };
 
 function snapshot(...args: string[]): Connection[] {
-  return JSON.parse(execFileSync(process.execPath, [join(root, 'bin/sockhunt.js'), 'snapshot', '--format', 'json', ...args], { encoding: 'utf8' })) as Connection[];
+  return JSON.parse(execFileSync(process.execPath, [join(root, 'bin/sockhunt.js'), 'snapshot', '--format', 'json', ...args], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })) as Connection[];
 }
 
 beforeAll(async () => {

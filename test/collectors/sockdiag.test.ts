@@ -9,6 +9,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import {
   RECORD_SIZE,
+  LAYOUT_VERSION,
   decodePacked,
   loadSockDiag,
   setSockDiagBinding,
@@ -35,6 +36,7 @@ interface Rec {
   dst: number[];
   uid: number;
   inode: number;
+  expires?: number;
 }
 
 function pack(recs: Rec[]): ArrayBuffer {
@@ -51,6 +53,7 @@ function pack(recs: Rec[]): ArrayBuffer {
     u8.set(r.dst, o + 24);
     u32[o / 4 + 10] = r.uid;
     u32[o / 4 + 11] = r.inode;
+    u32[o / 4 + 12] = r.expires ?? 0;
   });
   return buf;
 }
@@ -148,7 +151,7 @@ describe('decodePacked', () => {
         { family: 2, protocol: 6, state: 1, sport: 40000, dport: 443, src: [10, 0, 0, 5], dst: [93, 184, 216, 34], uid: 1000, inode: 101 },
         { family: 10, protocol: 6, state: 10, sport: 8443, dport: 0, src: V6_ANY, dst: V6_ANY, uid: 33, inode: 102 },
         { family: 10, protocol: 6, state: 12, sport: 8443, dport: 5555, src: mapped(127, 0, 0, 1), dst: mapped(127, 0, 0, 1), uid: 0, inode: 0 },
-        { family: 10, protocol: 6, state: 6, sport: 1, dport: 2, src: [...v6Bytes('2001:db8::1')], dst: [...v6Bytes('fe80::1:0:0:1')], uid: 0, inode: 0 },
+        { family: 10, protocol: 6, state: 6, sport: 1, dport: 2, src: [...v6Bytes('2001:db8::1')], dst: [...v6Bytes('fe80::1:0:0:1')], uid: 0, inode: 0, expires: 41234 },
         { family: 2, protocol: 17, state: 7, sport: 53, dport: 0, src: [127, 0, 0, 53], dst: V4_ANY, uid: 101, inode: 103 },
         { family: 10, protocol: 17, state: 1, sport: 5000, dport: 53, src: [...v6Bytes('::1')], dst: [...v6Bytes('::1')], uid: 1000, inode: 104 },
         { family: 2, protocol: 17, state: 10, sport: 9, dport: 0, src: V4_ANY, dst: V4_ANY, uid: 0, inode: 105 },
@@ -160,7 +163,7 @@ describe('decodePacked', () => {
       { family: 'inet6', transport: 'tcp', state: 'LISTEN', localIp: '::', localPort: 8443, remoteIp: '::', remotePort: 0, uid: 33, inode: 102 },
       // a request socket: SYN_RECV as /proc shows it, with its listener's uid
       { family: 'inet6', transport: 'tcp', state: 'SYN_RECV', localIp: '127.0.0.1', localPort: 8443, remoteIp: '127.0.0.1', remotePort: 5555, uid: 33, inode: 0 },
-      { family: 'inet6', transport: 'tcp', state: 'TIME_WAIT', localIp: '2001:db8::1', localPort: 1, remoteIp: 'fe80::1:0:0:1', remotePort: 2, uid: 0, inode: 0 },
+      { family: 'inet6', transport: 'tcp', state: 'TIME_WAIT', localIp: '2001:db8::1', localPort: 1, remoteIp: 'fe80::1:0:0:1', remotePort: 2, uid: 0, inode: 0, timerMs: 41234 },
       { family: 'inet', transport: 'udp', state: 'UNCONNECTED', localIp: '127.0.0.53', localPort: 53, remoteIp: '0.0.0.0', remotePort: 0, uid: 101, inode: 103 },
       { family: 'inet6', transport: 'udp', state: 'ESTABLISHED', localIp: '::1', localPort: 5000, remoteIp: '::1', remotePort: 53, uid: 1000, inode: 104 },
       { family: 'inet', transport: 'udp', state: 'UNCONNECTED', localIp: '0.0.0.0', localPort: 9, remoteIp: '0.0.0.0', remotePort: 0, uid: 0, inode: 105 },
@@ -326,8 +329,11 @@ describe.skipIf(!isLinux)('sock_diag addon on live sockets', () => {
     }
     expect(row).toEqual({
       family: 'inet', transport: 'tcp', state: 'TIME_WAIT', localIp: '127.0.0.1', localPort: clientPort,
-      remoteIp: '127.0.0.1', remotePort: serverPort, uid: 0, inode: 0,
+      remoteIp: '127.0.0.1', remotePort: serverPort, uid: 0, inode: 0, timerMs: expect.any(Number),
     });
+    // The TIME_WAIT timer started at 60 s when the connection closed, moments ago.
+    expect(row!.timerMs).toBeGreaterThan(30_000);
+    expect(row!.timerMs).toBeLessThanOrEqual(60_000);
   });
 
   it('throws SOCKHUNT_E_COLLECT for a bad netnsPath', () => {
@@ -398,12 +404,12 @@ describe.skipIf(!isLinux)('sock_diag addon on live sockets', () => {
 
 describe.skipIf(!isLinux)('loading the addon', () => {
   it('accepts a binding handed over by the packager, or null to force the /proc fallback', () => {
-    const fake = { RECORD_SIZE, LAYOUT_VERSION: 1, dump: () => pack([{ family: 2, protocol: 17, state: 7, sport: 53, dport: 0, src: [127, 0, 0, 1], dst: V4_ANY, uid: 0, inode: 7 }]) };
+    const fake = { RECORD_SIZE, LAYOUT_VERSION, dump: () => pack([{ family: 2, protocol: 17, state: 7, sport: 53, dport: 0, src: [127, 0, 0, 1], dst: V4_ANY, uid: 0, inode: 7 }]) };
     setSockDiagBinding(fake);
     expect(loadSockDiag()!.dump()).toMatchObject([{ transport: 'udp', localIp: '127.0.0.1', localPort: 53, inode: 7 }]);
     setSockDiagBinding(null);
     expect(loadSockDiag()).toBeNull();
-    expect(() => setSockDiagBinding({ RECORD_SIZE: 40, LAYOUT_VERSION: 1, dump: fake.dump })).toThrow(expect.objectContaining({ code: 'SOCKHUNT_E_ADDON' }));
+    expect(() => setSockDiagBinding({ RECORD_SIZE: 40, LAYOUT_VERSION, dump: fake.dump })).toThrow(expect.objectContaining({ code: 'SOCKHUNT_E_ADDON' }));
     expect(() => setSockDiagBinding({})).toThrow(expect.objectContaining({ code: 'SOCKHUNT_E_ADDON' }));
     if (existsSync(addonPath)) {
       setSockDiagBinding(createRequire(import.meta.url)(addonPath));
