@@ -94,15 +94,20 @@ export class AgentLoop {
     const stats: SampleStats = { ts: now, sockets: rows.length, started: started.length, processes: 0, destinations: 0, findings: [], detectorErrors: [] };
     const tcpDelta = this.hostFacts.tcpCounterDelta();
     try {
+      // History first, in its own transaction: its in-memory window changes on commit, and the detectors below
+      // must judge this sample's starts too.
+      const keyed = started.map((e) => (e.processKey === null ? { ...e, processKey: UNATTRIBUTED } : e));
       store.transaction(() => {
-        store.history.recordStarts(started.map((e) => (e.processKey === null ? { ...e, processKey: UNATTRIBUTED } : e)), now);
+        store.history.recordStarts(keyed, now);
         if (ended.length > 0) store.history.recordEnds(ended.map((e) => ({ row: e.event.row, ts: e.end })));
+      });
+      store.transaction(() => {
         if (this.mode === 'learn') {
           const result = store.baseline.learn({ ts: now, intervalMs: interval, entries: this.learnEntries(rows, started) });
           stats.processes = result.processes;
           stats.destinations = result.destinations;
         } else {
-          const { drafts, errors } = runDetectors(this.context(rows, started, now, tcpDelta), this.opts.detectors);
+          const { drafts, errors } = runDetectors(this.context(rows, keyed, now, tcpDelta), this.opts.detectors);
           stats.detectorErrors = errors;
           stats.findings = this.recorder.record(drafts, now);
         }

@@ -181,7 +181,8 @@ export class ConnectionTracker {
           }
         : { ts, processKey: null, row, attribution: 'none' };
     this.byTuple.set(key, { key, inode: 0, start: now, lastSeen: now, gen, event });
-    if (!this.ended.has(key)) started.push(event);
+    // Traces present at the first sample are connections that ended before we started watching: not new.
+    if (!this.ended.has(key) && gen > 1) started.push(event);
   }
 
   private flowRow(f: ConntrackFlow, host: Connection['host'], now: number): Connection {

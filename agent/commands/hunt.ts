@@ -35,6 +35,7 @@ export const huntCommand: Command = {
       say('sockhunt: the baseline is empty, so every destination is new: first-seen findings get low confidence. Run `sockhunt learn --for 10m` first for fewer, surer findings.\n');
     }
     const latest = new Map<string, FindingDoc>();
+    const printed = new Map<string, string>();
     let updates = 0;
     let failures = 0;
     try {
@@ -44,10 +45,12 @@ export const huntCommand: Command = {
         onSample: (stats) => {
           for (const { doc, isNew } of stats.findings) {
             latest.set(doc.event.id, doc);
-            if (!isNew) {
-              updates++;
-              continue;
-            }
+            // A repeat is printed again only when what it says changes (risk, confidence, techniques).
+            const signature = `${doc.hunt.risk}|${doc.hunt.confidence}|${doc.threat.technique.map((t) => t.id).join(',')}`;
+            const changed = printed.get(doc.event.id) !== signature;
+            printed.set(doc.event.id, signature);
+            if (!isNew) updates++;
+            if (!changed) continue;
             if (format === 'text') io.out(`${formatHuntReport(doc)}\n`);
             else if (format === 'ndjson') io.out(`${safeJson(doc)}\n`);
           }

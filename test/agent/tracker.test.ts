@@ -44,6 +44,7 @@ describe('ConnectionTracker', () => {
     const t = new ConnectionTracker(keyOf);
     const flow = (sport: number, src = '192.0.2.10'): ConntrackFlow => ({ transport: 'udp', family: 'inet', srcIp: src, srcPort: sport, dstIp: '198.51.100.53', dstPort: 53, state: null, unreplied: false });
     const isLocal = (ip: string): boolean => ip === '192.0.2.10';
+    t.update([], 0);
     const u = t.update([], 1000, [flow(5000), flow(5001), flow(5002, '198.51.100.1')], isLocal);
     expect(u.started.map((e) => e.row.source.port)).toEqual([5000, 5001]);
     expect(u.started[0]).toMatchObject({ attribution: 'none', row: { destination: { ip: '198.51.100.53', port: 53 }, network: { transport: 'udp' } } });
@@ -54,7 +55,14 @@ describe('ConnectionTracker', () => {
     const t = new ConnectionTracker(keyOf);
     const tw = row({ sport: 40010, pid: null, state: 'TIME_WAIT', inode: 0 });
     tw.socket.timer_ms = 59_250; // 750 ms into the 60 s TIME_WAIT
+    t.update([], 9_000);
     expect(t.update([tw], 10_000).started[0]!.ts).toBe(9_250);
+  });
+
+  it('does not count the traces already there when it starts watching', () => {
+    const t = new ConnectionTracker(keyOf);
+    expect(t.update([row({ sport: 40020, pid: null, state: 'TIME_WAIT', inode: 0 })], 1000).started).toHaveLength(0);
+    expect(t.update([row({ sport: 40020, pid: null, state: 'TIME_WAIT', inode: 0 }), row({ sport: 40021, pid: null, state: 'TIME_WAIT', inode: 0 })], 2000).started).toHaveLength(1);
   });
 
   it('ignores listeners and unconnected UDP', () => {
