@@ -47,7 +47,7 @@ export const ConfigSchema = z.strictObject({
   history: z
     .strictObject({
       retention: duration('history.retention').default(24 * 3_600_000),
-      max_rows: z.number().int().positive().default(2_000_000),
+      max_rows: z.number().int().positive().default(1_500_000),
     })
     .prefault({}),
   findings: z
