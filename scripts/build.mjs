@@ -26,3 +26,15 @@ await build({
   },
   logLevel: 'warning',
 });
+
+// Frame validation runs in a worker thread of the server; the worker is its own small bundle.
+await build({
+  entryPoints: [new URL('../server/validator-worker.ts', import.meta.url).pathname],
+  outfile: new URL('../dist/validator-worker.mjs', import.meta.url).pathname,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  packages: 'external',
+  logLevel: 'warning',
+});

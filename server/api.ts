@@ -23,6 +23,7 @@ export interface ApiContext {
   requestTimeoutMs: number;
   maxBodyBytes: number;
   stats: IngestStats;
+  validatorWorkers(): number;
   log: Log;
   now(): number;
   version: string;
@@ -213,7 +214,7 @@ const routes: Route[] = [
     auth: true,
     handler: async (call, ctx) => {
       validate(EmptyQuery, queryObject(call.url), 'query');
-      sendJson(call.res, 200, { agents_online: ctx.hub.size, ingest: ctx.stats, rss_bytes: process.memoryUsage.rss() });
+      sendJson(call.res, 200, { agents_online: ctx.hub.size, ingest: ctx.stats, validator_workers: ctx.validatorWorkers(), rss_bytes: process.memoryUsage.rss() });
     },
   },
   {

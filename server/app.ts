@@ -102,6 +102,7 @@ export function buildServer(opts: ServerOptions): SockhuntServer {
     requestTimeoutMs: opts.requestTimeoutMs ?? 10_000,
     maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024,
     stats,
+    validatorWorkers: () => validator.workers,
     log,
     now,
     version,

@@ -63,6 +63,8 @@ export interface SessionContext {
 
 const MAX_REASON_BYTES = 123;
 const RATE_ERROR_EVERY_MS = 1000;
+/** Bytes of frames waiting per connection before its socket is paused. */
+const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 
 function closeReason(text: string): string {
   let out = text;
@@ -87,6 +89,8 @@ export class AgentSession implements AgentLink {
   private lastRateError = 0;
   private queue: Promise<void> = Promise.resolve();
   private queued = 0;
+  private queuedBytes = 0;
+  private paused = false;
   private readonly helloTimer: NodeJS.Timeout;
 
   constructor(
@@ -123,6 +127,11 @@ export class AgentSession implements AgentLink {
     if (this.state === 'closed') return;
     this.state = 'closed';
     clearTimeout(this.helloTimer);
+    // The closing handshake needs the peer's close frame read.
+    if (this.paused) {
+      this.paused = false;
+      this.ws.resume();
+    }
     if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(code, closeReason(reason));
   }
 
@@ -164,7 +173,15 @@ export class AgentSession implements AgentLink {
       }
       return;
     }
+    const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;
     this.queued++;
+    this.queuedBytes += size;
+    // Backpressure: stop reading the socket while much is waiting (before authentication, anything beyond the
+    // hello); TCP then slows the agent down instead of the server buffering its frames.
+    if (this.queuedBytes > (this.state === 'ready' ? MAX_QUEUED_BYTES : 0) && !this.paused) {
+      this.paused = true;
+      this.ws.pause();
+    }
     this.queue = this.queue
       .then(() => (this.state === 'closed' ? undefined : this.process(data, isBinary)))
       .catch((err: unknown) => {
@@ -173,6 +190,11 @@ export class AgentSession implements AgentLink {
       })
       .finally(() => {
         this.queued--;
+        this.queuedBytes -= size;
+        if (this.paused && this.queuedBytes <= MAX_QUEUED_BYTES / 2 && this.state === 'ready') {
+          this.paused = false;
+          this.ws.resume();
+        }
       });
   }
 

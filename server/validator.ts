@@ -1,13 +1,13 @@
 // Runs processFrame (JSON parse, zod, document serialisation: the CPU-heavy part of ingest) in worker
 // threads so that the main thread is left with sockets and database writes. Falls back to running inline
 // when workers cannot start (e.g. a single-file executable) or keep dying.
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { singleBinaryPath } from '../agent/package/native.js';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { singleBinaryPath } from '../agent/package/native.js';
 import { processFrame, type FrameResult } from './frames.js';
 import type { Log } from './ingest.js';
-
-const ROLE = 'sockhunt-frame-validator';
 
 export interface FrameValidator {
   readonly workers: number;
@@ -33,6 +33,19 @@ interface Slot {
 
 const MAX_RESTARTS = 5;
 
+/**
+ * The worker's entry: from sources (tests, tsx) validator-worker.ts behind the tsx loader; from a bundle,
+ * validator-worker.mjs beside it (scripts/build.mjs builds it as a second entry point); else none.
+ */
+function workerEntry(): string | URL | null {
+  if (import.meta.url.endsWith('.ts')) {
+    const ts = new URL('./validator-worker.ts', import.meta.url).href;
+    return `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(ts)}); });`;
+  }
+  const js = new URL('./validator-worker.mjs', import.meta.url);
+  return existsSync(fileURLToPath(js)) ? js : null;
+}
+
 /** Default worker count: one per core beyond the main thread's, at least one, at most four. */
 export function defaultValidatorWorkers(): number {
   return Math.max(1, Math.min(4, availableParallelism() - 1));
@@ -41,11 +54,11 @@ export function defaultValidatorWorkers(): number {
 export function workerValidator(count: number, log: Log): FrameValidator {
   // Inside the single binary this module is no file a worker could load (import.meta.url is the executable).
   if (count <= 0 || singleBinaryPath() !== null) return inlineValidator;
-  const self = new URL(import.meta.url);
-  // From sources (tests, tsx) the worker is this .ts file: it registers the tsx loader first. The bundle is JS.
-  const entry: string | URL = self.pathname.endsWith('.ts')
-    ? `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(self.href)}); });`
-    : self;
+  const entry = workerEntry();
+  if (!entry) {
+    log('warn', 'frame validation runs inline: validator-worker.mjs is not next to the bundle');
+    return inlineValidator;
+  }
   const slots: Slot[] = [];
   let nextId = 1;
   let restarts = 0;
@@ -55,7 +68,7 @@ export function workerValidator(count: number, log: Log): FrameValidator {
   const spawn = (): Slot | null => {
     let worker: Worker;
     try {
-      worker = new Worker(entry, { workerData: { role: ROLE }, eval: typeof entry === 'string' });
+      worker = new Worker(entry, { eval: typeof entry === 'string' });
     } catch (err) {
       log('warn', 'frame validation runs inline: cannot start a worker', { error: (err as Error).message });
       return null;
@@ -118,17 +131,4 @@ export function workerValidator(count: number, log: Log): FrameValidator {
       await Promise.all(all.map((s) => s.worker.terminate()));
     },
   };
-}
-
-if (!isMainThread && (workerData as { role?: string } | null)?.role === ROLE && parentPort) {
-  const port = parentPort;
-  port.on('message', (msg: { id: number; data: Uint8Array }) => {
-    let result: FrameResult;
-    try {
-      result = processFrame(msg.data);
-    } catch (err) {
-      result = { kind: 'invalid', code: 'SOCKHUNT_E_PROTO_SCHEMA', message: `frame could not be processed: ${(err as Error).message.slice(0, 200)}` };
-    }
-    port.postMessage({ id: msg.id, result });
-  });
 }

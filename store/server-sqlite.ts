@@ -108,11 +108,9 @@ const MAX_GROUP_ITEMS = 5_000;
 /** A (destination, host, process) row's last_seen is rewritten at most this often. */
 const TRIPLE_REFRESH_MS = 3_600_000;
 
-const riskRank = (r: Risk): number => RISKS.indexOf(r);
-
 const RiskCursor = z.tuple([z.int(), z.number(), z.int(), z.string()]);
 const RecentCursor = z.tuple([z.int(), z.string()]);
-/** Findings with their destination's host count (for the fleet view). */
+/** Findings with their agent id and their destination's host count (for the fleet view). */
 const FINDING_SELECT =
   'SELECT f.*, h.agent_id, d.hosts AS dest_hosts FROM findings f JOIN hosts h ON h.host_no = f.host_no JOIN destinations d ON d.dest_id = f.dest_id';
 

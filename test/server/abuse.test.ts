@@ -65,7 +65,7 @@ describe('before authentication', () => {
     const err = await c.next('error');
     expect(err.code).toBe('SOCKHUNT_E_PROTO_STATE');
     expect((await c.closed).code).toBe(CLOSE.UNAUTHENTICATED);
-    expect(count('SELECT count(*) AS n FROM findings WHERE agent_id = ?', agentId)).toBe(0);
+    expect(count('SELECT count(*) AS n FROM findings WHERE host_no = (SELECT host_no FROM hosts WHERE agent_id = ?)', agentId)).toBe(0);
     await expectGoodStillServed();
   });
 
@@ -110,7 +110,7 @@ describe('after authentication', () => {
     expect(err).toMatchObject({ code: 'SOCKHUNT_E_PROTO_SCHEMA', seqs: [11] });
     expect(err.message).toContain('hunt.risk');
     expect((await a.client.next('ack')).seqs).toEqual([10]);
-    expect(count('SELECT count(*) AS n FROM findings WHERE agent_id = ?', a.agentId)).toBe(1);
+    expect(count('SELECT count(*) AS n FROM findings WHERE host_no = (SELECT host_no FROM hosts WHERE agent_id = ?)', a.agentId)).toBe(1);
     a.client.send(hello(a.agentId, { token: a.token }));
     expect((await a.client.next('error')).code).toBe('SOCKHUNT_E_PROTO_STATE');
     a.client.close();
@@ -154,7 +154,7 @@ describe('after authentication', () => {
     a.client.send({ type: 'findings', items: [{ seq: 3, finding: hijack }] });
     expect((await a.client.next('error')).code).toBe('SOCKHUNT_E_PROTO_IDENTITY');
     expect(count('SELECT count AS n FROM findings WHERE event_id = ?', victimDoc.event.id)).toBe(1);
-    expect(count('SELECT count(*) AS n FROM seqs_seen WHERE agent_id = ? AND seq = 3', a.agentId)).toBe(0);
+    expect(count('SELECT count(*) AS n FROM seqs_seen WHERE host_no = (SELECT host_no FROM hosts WHERE agent_id = ?) AND seq = 3', a.agentId)).toBe(0);
     a.client.close();
     await expectGoodStillServed();
   });
@@ -201,7 +201,7 @@ describe('after authentication', () => {
     await expectGoodStillServed();
     // Whatever was stored is a valid finding of this agent.
     const db = new Database(server.dbPath, { readonly: true });
-    const docs = db.prepare('SELECT doc FROM findings WHERE agent_id = ?').all(agentId) as Array<{ doc: string }>;
+    const docs = db.prepare('SELECT doc FROM findings WHERE host_no = (SELECT host_no FROM hosts WHERE agent_id = ?)').all(agentId) as Array<{ doc: string }>;
     db.close();
     for (const d of docs) expect(JSON.parse(d.doc).host.id.toLowerCase()).toBe(agentId);
   });
