@@ -2,12 +2,13 @@
 // sets the pragmas, applies migrations and hands out the transaction helper every store module writes through.
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { SockhuntError } from '../agent/errors.js';
 import { nativeSqliteBinding } from '../agent/package/native.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 import { mapSqliteError } from './sqlite-errors.js';
+import { corrupt, inspectHeader } from './sqlite-file.js';
 
 export { defaultAgentDbPath, defaultStateDir } from './paths.js';
 export { MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations.js';
@@ -41,49 +42,6 @@ export interface AgentDb {
   afterCommit(hook: () => void): void;
   schemaVersion(): number;
   close(): void;
-}
-
-const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
-
-function corrupt(path: string, why: string, cause?: unknown): SockhuntError {
-  return new SockhuntError('SOCKHUNT_E_DB_CORRUPT', `${path}: ${why}; the file was left as it is`, { cause });
-}
-
-/** Header checks done with plain reads, so that a foreign or damaged file is never handed to SQLite to write. */
-function inspectHeader(path: string): 'absent' | 'empty' | 'sqlite' {
-  let size: number;
-  try {
-    const st = statSync(path);
-    if (!st.isFile()) throw new SockhuntError('SOCKHUNT_E_DB_OPEN', `${path}: not a regular file`);
-    size = st.size;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'absent';
-    if (err instanceof SockhuntError) throw err;
-    throw new SockhuntError('SOCKHUNT_E_DB_OPEN', `${path}: cannot stat the database file`, { cause: err });
-  }
-  if (size === 0) return 'empty';
-  const header = Buffer.alloc(100);
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (err) {
-    throw new SockhuntError('SOCKHUNT_E_DB_OPEN', `${path}: cannot read the database file`, { cause: err });
-  }
-  try {
-    readSync(fd, header, 0, 100, 0);
-  } finally {
-    closeSync(fd);
-  }
-  if (size < 100 || !header.subarray(0, 16).equals(SQLITE_MAGIC)) throw corrupt(path, 'not an SQLite database');
-  const rawPageSize = header.readUInt16BE(16);
-  const pageSize = rawPageSize === 1 ? 65536 : rawPageSize;
-  if (pageSize < 512 || (pageSize & (pageSize - 1)) !== 0) throw corrupt(path, `invalid page size ${rawPageSize}`);
-  // The page count in the header is trustworthy only when the change counter matches "version-valid-for".
-  const pages = header.readUInt32BE(28);
-  if (pages > 0 && header.readUInt32BE(24) === header.readUInt32BE(92) && size < pages * pageSize) {
-    throw corrupt(path, `file holds ${Math.floor(size / pageSize)} of ${pages} pages (truncated)`);
-  }
-  return 'sqlite';
 }
 
 function validateMigrations(list: readonly Migration[]): void {

@@ -2,7 +2,7 @@
 // as it is and reported with a stable code; pragmas; versioned migrations. Its application_id differs from
 // the agent database's so that neither can be opened as the other.
 import Database from 'better-sqlite3';
-import { closeSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { SockhuntError } from '../agent/errors.js';
 import { nativeSqliteBinding } from '../agent/package/native.js';
@@ -10,6 +10,7 @@ import { defaultStateDir } from './paths.js';
 import type { Migration } from './migrations.js';
 import { SERVER_MIGRATIONS } from './server-migrations.js';
 import { mapSqliteError } from './sqlite-errors.js';
+import { corrupt, inspectHeader } from './sqlite-file.js';
 
 /** `PRAGMA application_id` of a sockhunt server database: "SKHS" (the agent's is "SKHT"). */
 export const SOCKHUNT_SERVER_APPLICATION_ID = 0x534b4853;
@@ -24,39 +25,6 @@ export interface OpenServerDbOptions {
   migrations?: readonly Migration[];
 }
 
-const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
-
-function corrupt(path: string, why: string, cause?: unknown): SockhuntError {
-  return new SockhuntError('SOCKHUNT_E_DB_CORRUPT', `${path}: ${why}; the file was left as it is`, { cause });
-}
-
-function inspectHeader(path: string): 'absent' | 'empty' | 'sqlite' {
-  let size: number;
-  try {
-    const st = statSync(path);
-    if (!st.isFile()) throw new SockhuntError('SOCKHUNT_E_DB_OPEN', `${path}: not a regular file`);
-    size = st.size;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'absent';
-    if (err instanceof SockhuntError) throw err;
-    throw new SockhuntError('SOCKHUNT_E_DB_OPEN', `${path}: cannot stat the database file`, { cause: err });
-  }
-  if (size === 0) return 'empty';
-  const header = Buffer.alloc(100);
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (err) {
-    throw new SockhuntError('SOCKHUNT_E_DB_OPEN', `${path}: cannot read the database file`, { cause: err });
-  }
-  try {
-    readSync(fd, header, 0, 100, 0);
-  } finally {
-    closeSync(fd);
-  }
-  if (size < 100 || !header.subarray(0, 16).equals(SQLITE_MAGIC)) throw corrupt(path, 'not an SQLite database');
-  return 'sqlite';
-}
 
 function checkIdentity(db: Database.Database, path: string, latest: number): void {
   const appId = db.pragma('application_id', { simple: true }) as number;
