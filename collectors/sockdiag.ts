@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { SockhuntError } from '../agent/errors.js';
 import type { RawSocket, SocketState } from './types.js';
 import { formatIPv4Bytes, formatIPv6Bytes } from './ip.js';
+import { tcpStateName, udpStateName } from './procfs.js';
 
 /** Record layout written by sockdiag.c; see the comment at its top. */
 export const RECORD_SIZE = 52;
@@ -37,27 +38,9 @@ const IPPROTO_TCP = 6;
 const TCP_NEW_SYN_RECV = 12;
 const TCP_TIME_WAIT = 6;
 
-// Indexed by the kernel's state number (include/net/tcp_states.h).
-const TCP_STATE_NAMES: readonly SocketState[] = [
-  'UNKNOWN',
-  'ESTABLISHED',
-  'SYN_SENT',
-  'SYN_RECV',
-  'FIN_WAIT1',
-  'FIN_WAIT2',
-  'TIME_WAIT',
-  'CLOSE',
-  'CLOSE_WAIT',
-  'LAST_ACK',
-  'LISTEN',
-  'CLOSING',
-  'SYN_RECV', // NEW_SYN_RECV: a request socket; /proc/net/tcp shows it as SYN_RECV
-];
-
+// The kernel numbers states the same in sock_diag and /proc/net: one mapping for both readers.
 function stateName(protocol: number, state: number): SocketState {
-  if (protocol === IPPROTO_TCP) return TCP_STATE_NAMES[state] ?? 'UNKNOWN';
-  // As collectors/procfs.ts reads /proc/net/udp: connected or not (the kernel uses 1 and 7 only).
-  return state === 1 ? 'ESTABLISHED' : 'UNCONNECTED';
+  return protocol === IPPROTO_TCP ? tcpStateName(state) : udpStateName(state);
 }
 
 export function decodePacked(buffer: ArrayBuffer): RawSocket[] {
