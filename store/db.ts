@@ -2,13 +2,11 @@
 // sets the pragmas, applies migrations and hands out the transaction helper every store module writes through.
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { SockhuntError } from '../agent/errors.js';
-import { nativeSqliteBinding } from '../agent/package/native.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 import { mapSqliteError } from './sqlite-errors.js';
-import { corrupt, inspectHeader } from './sqlite-file.js';
+import { corrupt, openSqliteFile } from './sqlite-file.js';
 
 export { defaultAgentDbPath, defaultStateDir } from './paths.js';
 export { MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations.js';
@@ -179,34 +177,8 @@ export function openAgentDb(path: string, opts: OpenAgentDbOptions = {}): AgentD
   const file = resolve(path);
   const migrations = opts.migrations ?? MIGRATIONS;
   validateMigrations(migrations);
-  try {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  } catch (err) {
-    throw new SockhuntError('SOCKHUNT_E_DB_OPEN', `${file}: cannot create the state directory`, { cause: err });
-  }
-  const state = inspectHeader(file);
-  if (state === 'absent') {
-    try {
-      // Created here so that it is private from the start; SQLite gives -wal and -shm the same mode.
-      closeSync(openSync(file, 'wx', 0o600));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new SockhuntError('SOCKHUNT_E_DB_OPEN', `${file}: cannot create the database file`, { cause: err });
-      }
-    }
-  }
   const busyTimeout = opts.busyTimeoutMs ?? 5000;
-  // Inside the single binary the addon is loaded by agent/package/addons.ts; undefined under npm.
-  const nativeBinding = nativeSqliteBinding() as string | undefined; // @types says string; the library takes the module too
-  let sqlite: Database.Database;
-  try {
-    sqlite = new Database(file, { timeout: busyTimeout, nativeBinding });
-  } catch (err) {
-    const mapped = mapSqliteError(err, 'open', file);
-    throw mapped instanceof SockhuntError && mapped.code === 'SOCKHUNT_E_DB_CORRUPT'
-      ? mapped
-      : new SockhuntError('SOCKHUNT_E_DB_OPEN', `${file}: cannot open the database`, { cause: err });
-  }
+  const { sqlite, state } = openSqliteFile(file, busyTimeout);
   try {
     checkIdentity(sqlite, file, migrations.length);
     if (state === 'sqlite' && opts.quickCheck !== false) quickCheck(sqlite, file);

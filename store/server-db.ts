@@ -2,15 +2,13 @@
 // as it is and reported with a stable code; pragmas; versioned migrations. Its application_id differs from
 // the agent database's so that neither can be opened as the other.
 import Database from 'better-sqlite3';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { SockhuntError } from '../agent/errors.js';
-import { nativeSqliteBinding } from '../agent/package/native.js';
 import { defaultStateDir } from './paths.js';
 import type { Migration } from './migrations.js';
 import { SERVER_MIGRATIONS } from './server-migrations.js';
 import { mapSqliteError } from './sqlite-errors.js';
-import { corrupt, inspectHeader } from './sqlite-file.js';
+import { corrupt, openSqliteFile } from './sqlite-file.js';
 
 /** `PRAGMA application_id` of a sockhunt server database: "SKHS" (the agent's is "SKHT"). */
 export const SOCKHUNT_SERVER_APPLICATION_ID = 0x534b4853;
@@ -65,33 +63,8 @@ function runMigrations(db: Database.Database, list: readonly Migration[]): void 
 export function openServerDb(path: string, opts: OpenServerDbOptions = {}): Database.Database {
   const file = resolve(path);
   const migrations = opts.migrations ?? SERVER_MIGRATIONS;
-  try {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  } catch (err) {
-    throw new SockhuntError('SOCKHUNT_E_DB_OPEN', `${file}: cannot create the state directory`, { cause: err });
-  }
-  const state = inspectHeader(file);
-  if (state === 'absent') {
-    try {
-      closeSync(openSync(file, 'wx', 0o600));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new SockhuntError('SOCKHUNT_E_DB_OPEN', `${file}: cannot create the database file`, { cause: err });
-      }
-    }
-  }
   const busyTimeout = opts.busyTimeoutMs ?? 5000;
-  // Inside the single binary the addon is loaded by agent/package/addons.ts; undefined under npm.
-  const nativeBinding = nativeSqliteBinding() as string | undefined; // @types says string; the library takes the module too
-  let sqlite: Database.Database;
-  try {
-    sqlite = new Database(file, { timeout: busyTimeout, nativeBinding });
-  } catch (err) {
-    const mapped = mapSqliteError(err, 'open', file);
-    throw mapped instanceof SockhuntError && mapped.code === 'SOCKHUNT_E_DB_CORRUPT'
-      ? mapped
-      : new SockhuntError('SOCKHUNT_E_DB_OPEN', `${file}: cannot open the database`, { cause: err });
-  }
+  const { sqlite, state } = openSqliteFile(file, busyTimeout);
   try {
     checkIdentity(sqlite, file, migrations.length);
     if (state === 'sqlite' && opts.quickCheck !== false) {

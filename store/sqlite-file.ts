@@ -1,7 +1,11 @@
 // Checks on a database file made with plain reads, before SQLite opens it: a foreign, damaged or truncated file
 // is reported and left untouched, never handed to SQLite to write. Shared by the agent and server databases.
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { closeSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { SockhuntError } from '../agent/errors.js';
+import { nativeSqliteBinding } from '../agent/package/native.js';
+import { mapSqliteError } from './sqlite-errors.js';
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 
@@ -44,4 +48,36 @@ export function inspectHeader(path: string): 'absent' | 'empty' | 'sqlite' {
     throw corrupt(path, `file holds ${Math.floor(size / pageSize)} of ${pages} pages (truncated)`);
   }
   return 'sqlite';
+}
+
+/**
+ * Creates the state directory (0700) and a missing file (0600, so -wal and -shm are private too), checks the
+ * header of an existing one, and opens it. The caller checks identity and migrates.
+ */
+export function openSqliteFile(file: string, busyTimeout: number): { sqlite: Database.Database; state: 'absent' | 'empty' | 'sqlite' } {
+  try {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new SockhuntError('SOCKHUNT_E_DB_OPEN', `${file}: cannot create the state directory`, { cause: err });
+  }
+  const state = inspectHeader(file);
+  if (state === 'absent') {
+    try {
+      closeSync(openSync(file, 'wx', 0o600));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new SockhuntError('SOCKHUNT_E_DB_OPEN', `${file}: cannot create the database file`, { cause: err });
+      }
+    }
+  }
+  // Inside the single binary the addon is loaded by agent/package/addons.ts; undefined under npm.
+  const nativeBinding = nativeSqliteBinding() as string | undefined; // @types says string; the library takes the module too
+  try {
+    return { sqlite: new Database(file, { timeout: busyTimeout, nativeBinding }), state };
+  } catch (err) {
+    const mapped = mapSqliteError(err, 'open', file);
+    throw mapped instanceof SockhuntError && mapped.code === 'SOCKHUNT_E_DB_CORRUPT'
+      ? mapped
+      : new SockhuntError('SOCKHUNT_E_DB_OPEN', `${file}: cannot open the database`, { cause: err });
+  }
 }
