@@ -1,7 +1,8 @@
 // Beaconing: a process opening connections to one destination at regular intervals (C2 check-ins).
 // Regularity is scored in the spirit of RITA (timestamp Bowley skewness + MAD/median, connection count,
-// persistence); the gate is the chance that Poisson (random) connections would look at least as regular,
-// which keeps 4–6 jittered starts from alarming on ordinary traffic. See docs/detectors.md.
+// persistence); the gate is the chance that Poisson (random) connections would look at least as regular. A short
+// series (4–8 check-ins) passes a looser gate as an early, Low-confidence finding that is raised once the series
+// reaches the strict gate. See docs/detectors.md.
 import { type Detector, UNATTRIBUTED } from './types.js';
 import {
   attributionShare,
@@ -24,6 +25,8 @@ export type BeaconParams = {
   maxStarts: number;
   minIntervalMs: number;
   maxRandomChance: number;
+  earlyMaxStarts: number;
+  earlyRandomChance: number;
   targetStarts: number;
   persistenceMs: number;
   webPorts: number[];
@@ -31,6 +34,8 @@ export type BeaconParams = {
 
 /** Share of check-ins that must open the same number of connections. */
 const MIN_ALIKE_SHARE = 0.9;
+/** An early (few check-ins) finding stays below High risk and at Low confidence until the series confirms it. */
+const EARLY_SCORE_CAP = 0.6;
 
 const T1071 = { id: 'T1071', name: 'Application Layer Protocol' };
 const T1095 = { id: 'T1095', name: 'Non-Application Layer Protocol' };
@@ -151,6 +156,19 @@ export const beacon: Detector<BeaconParams> = {
         max: 1,
         description: 'Report only when random (Poisson) connections would look this regular with at most this chance.',
       },
+      earlyMaxStarts: {
+        type: 'integer',
+        default: 8,
+        min: 0,
+        description: 'Up to this many check-ins, a looser gate (earlyRandomChance) gives an early, Low-confidence finding; 0 turns it off.',
+      },
+      earlyRandomChance: {
+        type: 'number',
+        default: 1e-3,
+        min: 0,
+        max: 1,
+        description: 'Random-look-alike chance accepted for an early finding (at most earlyMaxStarts check-ins).',
+      },
       targetStarts: { type: 'integer', default: 20, min: 1, description: 'Start count at which the count score is full.' },
       persistenceMs: {
         type: 'number',
@@ -196,12 +214,17 @@ export const beacon: Detector<BeaconParams> = {
       if (ctx.baseline.hasEndpoint(key, ip, port, transport)) continue;
       if (ctx.baseline.isAllowed(key, ip, port, transport)) continue;
       const r = regularity(starts, params, resolution);
-      if (!r || r.randomChance > params.maxRandomChance) continue;
+      if (!r) continue;
+      // 4–6 jittered check-ins cannot reach the strict gate (docs/detectors.md): while the series is short a looser
+      // gate reports it early, capped, and the same finding is raised once the series confirms the rhythm.
+      const early = r.randomChance > params.maxRandomChance;
+      if (early && (r.ts.length > params.earlyMaxStarts || r.randomChance > params.earlyRandomChance)) continue;
       const a = scoreRegularity(r, params, resolution);
 
       const internal = isInternal(ip, ctx.host.internalNetworks);
       // internal pollers (monitoring, service discovery) are the commonest benign beacons
-      const findingScore = a.score * (internal ? 0.85 : 1);
+      const rawScore = a.score * (internal ? 0.85 : 1);
+      const findingScore = early ? Math.min(rawScore, EARLY_SCORE_CAP) : rawScore;
       const attribution: Attribution[] = events ? events.map((e) => e.attribution) : ['socket'];
       const row = representativeRow(ctx, key, ip, port, transport);
       const jitterPct = Math.round(a.cv * Math.sqrt(3) * 100);
@@ -218,6 +241,7 @@ export const beacon: Detector<BeaconParams> = {
             attribution: attributionShare(attribution),
             evidence: clamp01(Math.log10(1 / Math.max(a.randomChance, 1e-300)) / 8),
             baseline: state,
+            ...(early ? { cap: 'Low' as const } : {}),
           },
           recommendedAction:
             `Find out why ${processLabel(row)} checks in with ${dest} every ~${period}: verify the executable ` +
@@ -227,6 +251,7 @@ export const beacon: Detector<BeaconParams> = {
           evidence: [
             {
               summary:
+                `${early ? 'possible beacon (early, few check-ins): ' : ''}` +
                 `${processLabel(row)} → ${dest} (${internal ? 'internal' : 'external'}): ${a.starts} connections ` +
                 `every ~${period} (±${jitterPct}%) over ${formatDuration(a.meanIntervalMs * (a.starts - 1))}; ` +
                 `random traffic this regular: p≈${a.randomChance.toExponential(1)}`,
@@ -237,6 +262,7 @@ export const beacon: Detector<BeaconParams> = {
               timings: {
                 first_seen: isoTime(starts[0] ?? ctx.now),
                 last_seen: isoTime(starts[starts.length - 1] ?? ctx.now),
+                stage: early ? 'early' : 'confirmed',
                 starts: a.starts,
                 mean_interval_ms: Math.round(a.meanIntervalMs),
                 median_interval_ms: Math.round(a.medianIntervalMs),
