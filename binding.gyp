@@ -1,4 +1,4 @@
-# The sock_diag addon (Linux only). Built by scripts/build-addon.mjs; collectors/sockdiag.ts falls back
+# The native addon (Linux only): sock_diag socket dumps and the DNS-response tap. Built by scripts/build-addon.mjs; collectors/sockdiag.ts falls back
 # to /proc/net when build/Release/sockdiag.node is missing.
 {
   "targets": [
@@ -6,7 +6,7 @@
       "target_name": "sockdiag",
       "conditions": [
         ["OS=='linux'", {
-          "sources": ["collectors/native/sockdiag.c"],
+          "sources": ["collectors/native/sockdiag.c", "collectors/native/dnstap.c"],
           "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
           "ldflags": ["-pthread"],
           "configurations": {

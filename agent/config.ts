@@ -44,6 +44,8 @@ export const ConfigSchema = z.strictObject({
   internal_networks: z.array(cidr).default([...DEFAULT_INTERNAL_NETWORKS]),
   /** Read /proc/net/nf_conntrack for connections that left no socket behind. */
   conntrack: z.boolean().default(true),
+  /** Name destinations from the DNS responses this host receives (a packet socket; needs CAP_NET_RAW). */
+  dns_names: z.boolean().default(true),
   history: z
     .strictObject({
       retention: duration('history.retention').default(24 * 3_600_000),

@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   SOCKHUNT_E_DB_NEWER: { exit: 3, summary: 'the database was written by a newer sockhunt' },
   SOCKHUNT_E_DB_WRITE: { exit: 3, summary: 'the database could not be written (disk full or read-only?)' },
   SOCKHUNT_E_ADDON: { exit: 3, summary: 'a native addon could not be loaded' },
+  SOCKHUNT_E_DNSTAP: { exit: 3, summary: 'DNS responses cannot be read (destination names unavailable)' },
   SOCKHUNT_E_RUNTIME: { exit: 3, summary: 'runtime failure' },
 } as const;
 

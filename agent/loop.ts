@@ -35,6 +35,13 @@ export interface LoopOptions {
   host: { name: string; id: string };
   detectors: ConfiguredDetector[];
   hostFacts?: HostFactsSource;
+  /** Names for destination addresses, from the DNS responses the host receives (collectors/dns-names.ts). */
+  dnsNames?: DestinationNames | null;
+}
+
+export interface DestinationNames {
+  poll(now: number): unknown;
+  lookup(ip: string, now: number): string | null;
 }
 
 
@@ -85,6 +92,7 @@ export class AgentLoop {
     const { collector, store, config } = this.opts;
     store.baseline.refresh(); // picks up `baseline allow` / `import` made by another process
     const rows = await collector.sample({ netns: config.netns });
+    this.opts.dnsNames?.poll(now);
     let flows: ConntrackFlow[] | null = null;
     if (config.conntrack) flows = readConntrack();
     const { started, ended } = this.tracker.update(rows, now, flows, (ip) => this.hostFacts.isLocalAddress(ip, now));
@@ -103,7 +111,7 @@ export class AgentLoop {
       });
       store.transaction(() => {
         if (this.mode === 'learn') {
-          const result = store.baseline.learn({ ts: now, intervalMs: interval, entries: this.learnEntries(rows, started) });
+          const result = store.baseline.learn({ ts: now, intervalMs: interval, entries: this.learnEntries(rows, started, now) });
           stats.processes = result.processes;
           stats.destinations = result.destinations;
         } else {
@@ -119,16 +127,20 @@ export class AgentLoop {
     return stats;
   }
 
-  private learnEntries(rows: Connection[], started: ConnectionEvent[]): LearnEntry[] {
+  private domainOf(ip: string, now: number): string | null {
+    return this.opts.dnsNames?.lookup(ip, now) ?? null;
+  }
+
+  private learnEntries(rows: Connection[], started: ConnectionEvent[], now: number): LearnEntry[] {
     const fresh = new Set<Connection>();
     const entries: LearnEntry[] = [];
     for (const e of started) {
       if (e.attribution === 'socket') fresh.add(e.row);
-      else entries.push({ row: e.row, processKey: e.processKey ?? UNATTRIBUTED, isNew: true });
+      else entries.push({ row: e.row, processKey: e.processKey ?? UNATTRIBUTED, isNew: true, domain: this.domainOf(e.row.destination.ip, now) });
     }
     for (const row of rows) {
       if (!isConnected(row) || row.process.pid === null) continue;
-      entries.push({ row, processKey: this.keyOf(row), isNew: fresh.has(row) });
+      entries.push({ row, processKey: this.keyOf(row), isNew: fresh.has(row), domain: this.domainOf(row.destination.ip, now) });
     }
     return entries;
   }
@@ -149,6 +161,7 @@ export class AgentLoop {
         processCpu: collector.processCpu?.() ?? new Map(),
       },
       keyOf: (row) => this.keyOf(row),
+      domainOf: (ip) => this.domainOf(ip, now),
       sampleIntervalMs: config.interval,
       ageOf: (row) => this.tracker.ageOf(row.socket.inode, now),
     };

@@ -119,6 +119,7 @@ function wrap(binding: SockDiagBinding): SockDiag {
 }
 
 let current: SockDiag | null | undefined;
+let currentBinding: Record<string, unknown> | null = null;
 let loadError: SockhuntError | null = null;
 
 /**
@@ -133,6 +134,7 @@ export function setSockDiagBinding(binding: unknown): void {
   }
   if (!isBinding(binding)) throw new SockhuntError('SOCKHUNT_E_ADDON', 'setSockDiagBinding: not a sockdiag module (no dump function)');
   current = wrap(binding);
+  currentBinding = binding as unknown as Record<string, unknown>;
 }
 
 function defaultAddonPath(): string {
@@ -170,12 +172,19 @@ export function loadSockDiag(): SockDiag | null {
     const binding = loadNative(path);
     if (!isBinding(binding)) throw new Error('it exports no dump function');
     current = wrap(binding);
+    currentBinding = binding as unknown as Record<string, unknown>;
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     loadError =
       err instanceof SockhuntError ? err : new SockhuntError('SOCKHUNT_E_ADDON', `cannot load the sock_diag addon ${path}: ${reason}`, { cause: err });
   }
   return current;
+}
+
+/** The loaded native module itself, for its other functions (the DNS tap), or null where there is none. */
+export function nativeAddon(): Record<string, unknown> | null {
+  loadSockDiag();
+  return current ? currentBinding : null;
 }
 
 /** Why loadSockDiag() returned null although an addon file was there (or was named), else null. */

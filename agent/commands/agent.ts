@@ -16,7 +16,8 @@ import { Outbox, OutboxFindingsStore, type OutboxOptions } from '../../store/out
 import type { AgentStore } from '../../store/index.js';
 import type { AllowRuleWire } from '../../server/protocol.js';
 import { type Command } from './command.js';
-import { SAMPLING_OPTIONS, openRuntime, stopSignal } from './runtime.js';
+import type { DnsNames } from '../../collectors/dns-names.js';
+import { SAMPLING_OPTIONS, openDestinationNames, openRuntime, stopSignal } from './runtime.js';
 
 declare const SOCKHUNT_VERSION: string;
 const VERSION = typeof SOCKHUNT_VERSION === 'string' ? SOCKHUNT_VERSION : '0.0.0-dev';
@@ -72,6 +73,7 @@ export const agentCommand: Command & { hooks?: AgentRunHooks } = {
     let collector: Collector | null = null;
     let liveCollector: Collector | null = null;
     let transport: AgentTransport | null = null;
+    let dnsNames: DnsNames | null = null;
     const stop = stopSignal();
     try {
       protectDatabaseFiles(rt.dbPath);
@@ -128,7 +130,8 @@ export const agentCommand: Command & { hooks?: AgentRunHooks } = {
       const detectors = configureDetectors(rt.config.detectors);
       const learned = rt.store.baseline.summary().learningMs;
       const learnMs = Math.max(0, learnForMs - learned);
-      const loop = new AgentLoop({ collector, store, config: rt.config, mode: learnMs > 0 ? 'learn' : 'hunt', host: rt.host, detectors });
+      dnsNames = openDestinationNames(rt.config, (line) => log(line.replace(/^sockhunt: /, ''), true));
+      const loop = new AgentLoop({ collector, store, config: rt.config, mode: learnMs > 0 ? 'learn' : 'hunt', host: rt.host, detectors, dnsNames });
       let failures = 0;
       const onError = (err: unknown): void => {
         failures++;
@@ -159,6 +162,7 @@ export const agentCommand: Command & { hooks?: AgentRunHooks } = {
       if (transport && transport.state !== 'stopped') await transport.stop(0);
       collector?.close?.();
       (liveCollector as Collector | null)?.close?.();
+      (dnsNames as DnsNames | null)?.close();
       rt.store.close();
     }
   },

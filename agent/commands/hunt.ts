@@ -6,7 +6,7 @@ import { type FindingDoc, formatHuntReport, parseRisk, riskAtLeast } from '../fi
 import type { Risk } from '../detect/types.js';
 import { escapeForTerminal, safeJson } from '../output/escape.js';
 import { type Command, enumOption } from './command.js';
-import { SAMPLING_OPTIONS, openRuntime, stopSignal } from './runtime.js';
+import { SAMPLING_OPTIONS, openDestinationNames, openRuntime, stopSignal } from './runtime.js';
 
 export const huntCommand: Command = {
   name: 'hunt',
@@ -26,11 +26,12 @@ export const huntCommand: Command = {
     const rt = openRuntime(values);
     const detectors = configureDetectors(rt.config.detectors);
     const collector = await createCollector(rt.config.collector);
-    const loop = new AgentLoop({ collector, store: rt.store, config: rt.config, mode: 'hunt', host: rt.host, detectors });
-    const stop = stopSignal();
     const say = (text: string): void => {
       if (!values.quiet) io.err(text);
     };
+    const dnsNames = openDestinationNames(rt.config, (line) => say(`${line}\n`));
+    const loop = new AgentLoop({ collector, store: rt.store, config: rt.config, mode: 'hunt', host: rt.host, detectors, dnsNames });
+    const stop = stopSignal();
     if (rt.store.baseline.summary().processes === 0) {
       say('sockhunt: the baseline is empty, so every destination is new: first-seen findings get low confidence. Run `sockhunt learn --for 10m` first for fewer, surer findings.\n');
     }
@@ -64,6 +65,7 @@ export const huntCommand: Command = {
     } finally {
       stop.dispose();
       collector.close?.();
+      dnsNames?.close();
       rt.store.close();
     }
     const docs = [...latest.values()];

@@ -4,7 +4,7 @@ import { parseDuration, formatDuration } from '../duration.js';
 import { configureDetectors } from '../detect/index.js';
 import { escapeForTerminal } from '../output/escape.js';
 import { type Command } from './command.js';
-import { SAMPLING_OPTIONS, openRuntime, stopSignal } from './runtime.js';
+import { SAMPLING_OPTIONS, openDestinationNames, openRuntime, stopSignal } from './runtime.js';
 
 export const learnCommand: Command = {
   name: 'learn',
@@ -23,7 +23,10 @@ export const learnCommand: Command = {
     let samples = 0;
     let sockets = 0;
     let errors = 0;
-    const loop = new AgentLoop({ collector, store: rt.store, config: rt.config, mode: 'learn', host: rt.host, detectors: configureDetectors(rt.config.detectors) });
+    const dnsNames = openDestinationNames(rt.config, (line) => {
+      if (!values.quiet) io.err(`${line}\n`);
+    });
+    const loop = new AgentLoop({ collector, store: rt.store, config: rt.config, mode: 'learn', host: rt.host, detectors: configureDetectors(rt.config.detectors), dnsNames });
     const started = Date.now();
     const progress = (final = false): void => {
       if (values.quiet) return;
@@ -52,6 +55,7 @@ export const learnCommand: Command = {
     } finally {
       stop.dispose();
       collector.close?.();
+      dnsNames?.close();
       rt.store.close();
     }
   },

@@ -3,6 +3,8 @@ import { hostname } from 'node:os';
 import { type Config, loadConfig } from '../config.js';
 import { parseDuration } from '../duration.js';
 import { openAgentStore, defaultAgentDbPath, type AgentStore } from '../../store/index.js';
+import { DnsNames } from '../../collectors/dns-names.js';
+import { isSockhuntError } from '../errors.js';
 import type { OptionSpec } from './command.js';
 
 export const STORE_OPTIONS: Record<string, OptionSpec> = {
@@ -36,6 +38,21 @@ export function openRuntime(values: Record<string, unknown>, options: { quickChe
     history: { maxAgeMs: config.history.retention, maxRows: config.history.max_rows },
   });
   return { config, store, dbPath, host: { name: hostname(), id: store.db.agentId() } };
+}
+
+/**
+ * The DNS tap that names destinations, when the configuration asks for it (`dns_names`, default on) and the host
+ * allows it; otherwise null, after one line saying why (it needs CAP_NET_RAW and the native addon).
+ */
+export function openDestinationNames(config: Config, warn: (line: string) => void): DnsNames | null {
+  if (!config.dns_names || process.platform !== 'linux') return null;
+  try {
+    return DnsNames.open();
+  } catch (err) {
+    const text = err instanceof Error ? err.message : String(err);
+    warn(`sockhunt: ${text}${isSockhuntError(err) ? ` [${err.code}]` : ''}; set dns_names: false to silence this`);
+    return null;
+  }
 }
 
 /** Resolves on SIGINT/SIGTERM so that a run stops cleanly and still reports what it found. */

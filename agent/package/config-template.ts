@@ -12,6 +12,7 @@ const DESCRIPTIONS: Record<string, string> = {
   collector: 'auto, linux (netlink sock_diag, else /proc), linux-proc, systeminformation or node-netstat.',
   internal_networks: 'Networks treated as internal; the subnets of the host\'s own interfaces are always added.',
   conntrack: 'Read /proc/net/nf_conntrack for connections that left no socket behind.',
+  dns_names: 'Name destinations from the DNS responses this host receives (UDP, the agent\'s own namespace; needs CAP_NET_RAW).',
   history: 'Connection history kept for the detectors: how long, and at most how many rows.',
   findings: 'One finding per detector, process and destination per suppression window; repeats update its count.',
   detectors: 'Per detector: `enabled: false` turns it off; parameters as described in docs/detectors.md.',

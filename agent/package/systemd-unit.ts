@@ -1,16 +1,17 @@
 // The systemd unit `sockhunt install` writes, and how `sockhunt uninstall` recognises it as its own.
 //
-// Capabilities: the agent runs as root with a bounding set of two capabilities, which is what reading every
+// Capabilities: the agent runs as root with a bounding set of three capabilities. Two are what reading every
 // process's sockets takes — CAP_DAC_READ_SEARCH to list /proc/<pid>/fd of processes of other users (those
 // directories are 0500 and owned by them), CAP_SYS_PTRACE to resolve their entries and /proc/<pid>/exe
-// (ptrace read access). CAP_SYS_ADMIN (setns) is left out on purpose: it is the broadest capability there is,
+// (ptrace read access). CAP_NET_RAW opens the packet socket (AF_PACKET) that receives DNS responses, so that
+// destinations carry the name that was looked up (collectors/dns-names.ts); without it the agent runs unnamed. CAP_SYS_ADMIN (setns) is left out on purpose: it is the broadest capability there is,
 // and the collector reads other network namespaces from /proc/<pid>/net/* when netlink cannot enter them —
 // the same sockets (test/e2e/capabilities.test.ts, test/e2e/systemd.test.ts). CAP_NET_ADMIN is not needed:
 // sock_diag dumps and /proc/net/nf_conntrack are readable without it.
 
 export const UNIT_NAME = 'sockhunt-agent.service';
 export const UNIT_MARKER = '# sockhunt-agent.service: written by `sockhunt install`';
-export const CAPABILITIES = ['CAP_DAC_READ_SEARCH', 'CAP_SYS_PTRACE'] as const;
+export const CAPABILITIES = ['CAP_DAC_READ_SEARCH', 'CAP_SYS_PTRACE', 'CAP_NET_RAW'] as const;
 
 /**
  * Variables a Node.js program (the single binary included) reads from its environment that must not steer the
@@ -105,7 +106,7 @@ ProtectKernelLogs=yes
 ProtectControlGroups=yes
 ProtectClock=yes
 ProtectHostname=yes
-RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK AF_PACKET
 RestrictNamespaces=yes
 RestrictRealtime=yes
 RestrictSUIDSGID=yes

@@ -282,6 +282,8 @@ static napi_value js_dump(napi_env env, napi_callback_info info) {
   return result;
 }
 
+int register_dnstap(napi_env env, napi_value exports);  // dnstap.c
+
 NAPI_MODULE_INIT() {
   napi_value fn, size, version;
   if (napi_create_function(env, "dump", NAPI_AUTO_LENGTH, js_dump, NULL, &fn) != napi_ok ||
@@ -289,7 +291,8 @@ NAPI_MODULE_INIT() {
       napi_create_uint32(env, LAYOUT_VERSION, &version) != napi_ok ||
       napi_set_named_property(env, exports, "dump", fn) != napi_ok ||
       napi_set_named_property(env, exports, "RECORD_SIZE", size) != napi_ok ||
-      napi_set_named_property(env, exports, "LAYOUT_VERSION", version) != napi_ok)
+      napi_set_named_property(env, exports, "LAYOUT_VERSION", version) != napi_ok ||
+      register_dnstap(env, exports) != 0)
     return NULL;
   return exports;
 }

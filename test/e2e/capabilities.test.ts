@@ -1,6 +1,6 @@
 // The unit's capability set (agent/package/systemd-unit.ts CAPABILITIES) is enough: root reduced to those
 // capabilities sees the owner of a socket of another user and a socket in another network namespace, as full
-// root does; with fewer it does not. CAP_SYS_ADMIN is not among them: other namespaces are read from
+// root does, and opens the DNS tap; with fewer it does not. CAP_SYS_ADMIN is not among them: other namespaces are read from
 // /proc/<pid>/net when netlink cannot enter them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -64,7 +64,22 @@ describe.runIf(canRun)('capabilities of the service', () => {
     expect(owners(CAPABILITIES)).toEqual(owners(null));
   });
 
-  it('each of the two is needed', () => {
+  /** What opening the DNS tap gives with these capabilities: 'open' or the error code. */
+  function dnsTap(caps: readonly string[]): string {
+    const bounding = `-all${caps.map((c) => `,+${c.replace(/^CAP_/, '').toLowerCase()}`).join('')}`;
+    const module = JSON.stringify(join(root, 'collectors/dns-names.ts'));
+    const script = `import(${module}).then((m) => { try { m.DnsNames.open().close(); console.log('open'); } catch (e) { console.log(e.code); } })`;
+    const r = spawnSync('setpriv', ['--inh-caps=-all', `--bounding-set=${bounding}`, process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', cwd: root });
+    expect(r.status, r.stderr).toBe(0);
+    return r.stdout.trim();
+  }
+
+  it('CAP_NET_RAW opens the DNS tap; without it the agent is told why', () => {
+    expect(dnsTap(CAPABILITIES)).toBe('open');
+    expect(dnsTap(CAPABILITIES.filter((c) => c !== 'CAP_NET_RAW'))).toBe('SOCKHUNT_E_DNSTAP');
+  });
+
+  it('each of the socket readers is needed', () => {
     // Without CAP_DAC_READ_SEARCH /proc/<pid>/fd of another user cannot be listed: the owner is unknown.
     expect(owners(CAPABILITIES.filter((c) => c !== 'CAP_DAC_READ_SEARCH'))[0]).toBeNull();
     // Without CAP_SYS_PTRACE neither fd links nor /proc/<pid>/ns/net can be read: no owner, no foreign namespace.

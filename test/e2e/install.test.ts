@@ -96,8 +96,8 @@ describe('sockhunt install --root', () => {
     expect(one('ProtectHome')).toBe('read-only');
     expect(one('Restart')).toBe('on-failure');
     expect(one('Environment')).toBe('SOCKHUNT_HOME=/var/lib/sockhunt');
-    expect(one('CapabilityBoundingSet')!.split(' ').sort()).toEqual(['CAP_DAC_READ_SEARCH', 'CAP_SYS_PTRACE']);
-    expect(one('AmbientCapabilities')!.split(' ').sort()).toEqual(['CAP_DAC_READ_SEARCH', 'CAP_SYS_PTRACE']);
+    expect(one('CapabilityBoundingSet')!.split(' ').sort()).toEqual(['CAP_DAC_READ_SEARCH', 'CAP_NET_RAW', 'CAP_SYS_PTRACE']);
+    expect(one('AmbientCapabilities')!.split(' ').sort()).toEqual(['CAP_DAC_READ_SEARCH', 'CAP_NET_RAW', 'CAP_SYS_PTRACE']);
     expect(one('UnsetEnvironment')!.split(' ')).toEqual(expect.arrayContaining(['NODE_OPTIONS', 'NODE_PATH', 'NODE_EXTRA_CA_CERTS', 'SOCKHUNT_ADDON_DIR']));
     expect(service.has('MemoryDenyWriteExecute')).toBe(false); // V8 needs writable executable memory
     expect(unit.get('Install')!.get('WantedBy')).toEqual(['multi-user.target']);

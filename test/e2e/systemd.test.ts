@@ -104,9 +104,10 @@ describe.runIf(enabled)('the unit under systemd (needs root, systemd and overlay
     expect(status.stdout).toContain('ActiveState=active');
   });
 
-  it('has exactly CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE, and no NODE_OPTIONS', () => {
+  it('has exactly CAP_DAC_READ_SEARCH, CAP_NET_RAW and CAP_SYS_PTRACE, and no NODE_OPTIONS', () => {
     const caps = read('/run/sht/out.txt');
-    const bits = ((1n << 2n) | (1n << 19n)).toString(16).padStart(16, '0'); // CAP_DAC_READ_SEARCH = 2, CAP_SYS_PTRACE = 19
+    // CAP_DAC_READ_SEARCH = 2, CAP_NET_RAW = 13, CAP_SYS_PTRACE = 19
+    const bits = ((1n << 2n) | (1n << 13n) | (1n << 19n)).toString(16).padStart(16, '0');
     for (const set of ['CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) expect(caps).toContain(`${set}:\t${bits}`);
     const env = read('/run/sht/env.txt');
     expect(env).toContain('SOCKHUNT_HOME=/var/lib/sockhunt');

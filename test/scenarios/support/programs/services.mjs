@@ -2,10 +2,12 @@
 // a random 20–60 ms delay, so that client sockets live about as long as across the internet.
 //   203.0.113.10:443   HTTPS-like: reads a request, waits, writes a response; closes when asked (Connection: close)
 //                      or lets the client close
-//   192.0.2.53:53/udp  the LAN resolver;  203.0.113.53:53/udp  the attacker's name server (hand-built answers)
+//   192.0.2.53:53/udp  the LAN resolver (names under a mining pool's domain → the pool, anything else → the API);
+//   203.0.113.53:53/udp  the attacker's name server (hand-built answers)
 //   198.51.100.22:22   SSH-like: banner, then echo
 //   198.51.100.66:C2   C2: answers a check-in with a task; --c2-close server|client says who ends the connection
-//   203.0.113.77:3333  stratum-like pool: newline-delimited JSON, mining.notify every few seconds
+//   203.0.113.77:3333  stratum-like pool: newline-delimited JSON, mining.notify every few seconds; the same on :443
+//                      (stratum on a web port, as pools offer to get through egress filters)
 // Usage: node services.mjs --seed N --c2-port P --c2-close server|client --log FILE
 import net from 'node:net';
 import dgram from 'node:dgram';
@@ -39,6 +41,10 @@ function tcp(host, port, onConnection) {
   });
 }
 
+/** Names the LAN resolver answers with the pool's address (a pool domain from the shipped miner lists). */
+const POOL_DOMAIN = 'supportxmr.com';
+const POOL = '203.0.113.77';
+
 function udpDns(host, answerWith) {
   return new Promise((resolve, reject) => {
     const s = dgram.createSocket('udp4');
@@ -46,7 +52,8 @@ function udpDns(host, answerWith) {
       const q = parseQuery(msg);
       if (!q) return;
       log({ service: `dns ${host}`, from: `${from.address}:${from.port}`, name: q.name.slice(0, 80), len: msg.length });
-      setTimeout(() => s.send(dnsAnswer(q, answerWith), from.port, from.address), delay());
+      const address = typeof answerWith === 'function' ? answerWith(q.name) : answerWith;
+      setTimeout(() => s.send(dnsAnswer(q, address), from.port, from.address), delay());
     });
     s.once('error', reject);
     s.bind(53, host, () => resolve(s));
@@ -73,7 +80,7 @@ await tcp('203.0.113.10', 443, (c) => {
 });
 
 // Resolvers.
-await udpDns('192.0.2.53', '203.0.113.10');
+await udpDns('192.0.2.53', (name) => (name.toLowerCase() === POOL_DOMAIN || name.toLowerCase().endsWith(`.${POOL_DOMAIN}`) ? POOL : '203.0.113.10'));
 await udpDns('203.0.113.53', '203.0.113.99');
 
 // SSH-like.
@@ -97,7 +104,7 @@ await tcp('198.51.100.66', c2Port, (c) => {
 });
 
 // Stratum-like pool.
-await tcp('203.0.113.77', 3333, (c) => {
+function stratum(c) {
   let buf = '';
   let notify = null;
   let job = 0;
@@ -131,10 +138,12 @@ await tcp('203.0.113.77', 3333, (c) => {
   });
   c.on('close', () => clearTimeout(notify));
   c.on('end', () => c.end());
-});
+}
+await tcp(POOL, 3333, stratum);
+await tcp(POOL, 443, stratum);
 
 onStop(() => {
   for (const s of servers) s.close();
   for (const c of sockets) c.destroy();
 });
-ready({ services: ['203.0.113.10:443', '192.0.2.53:53/udp', '203.0.113.53:53/udp', '198.51.100.22:22', `198.51.100.66:${c2Port}`, '203.0.113.77:3333'] });
+ready({ services: ['203.0.113.10:443', '192.0.2.53:53/udp', '203.0.113.53:53/udp', '198.51.100.22:22', `198.51.100.66:${c2Port}`, '203.0.113.77:3333', '203.0.113.77:443'] });
