@@ -34,6 +34,8 @@ export interface LiveResponseOptions {
   timeoutMs?: number;
   /** Most entries in each list of a baseline.query reply (default 500). */
   maxListed?: number;
+  /** The name the host looked up for an address (the agent's DNS tap), shown as destination.domain. */
+  domainOf?(ip: string): string | null;
 }
 
 class RequestError extends Error {
@@ -141,8 +143,10 @@ export class LiveResponder {
     const matched = all.filter(match);
     const rows: Connection[] = [];
     let bytes = 0;
-    for (const row of matched) {
+    for (const found of matched) {
       if (rows.length >= this.maxRows) break;
+      const domain = this.options.domainOf?.(found.destination.ip) ?? null;
+      const row = domain ? { ...found, destination: { ...found.destination, domain } } : found;
       const size = Buffer.byteLength(JSON.stringify(row));
       if (bytes + size > this.maxBytes) break;
       bytes += size;

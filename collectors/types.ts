@@ -73,7 +73,8 @@ export interface Connection {
   };
   user: { name: string | null; id: string | null };
   source: { ip: string; port: number };
-  destination: { ip: string; port: number };
+  /** `domain`: the name the host looked up for the address, where the agent saw the DNS answer (live response). */
+  destination: { ip: string; port: number; domain?: string };
   network: { transport: Transport; type: 'ipv4' | 'ipv6'; direction?: 'egress' | 'ingress' };
   socket: {
     state: SocketState;

@@ -101,6 +101,7 @@ export const agentCommand: Command & { hooks?: AgentRunHooks } = {
       let liveQueue: Promise<unknown> = Promise.resolve();
       const responder = new LiveResponder({
         store: rt.store,
+        domainOf: (ip) => dnsNames?.lookup(ip, Date.now()) ?? null,
         // Its own collector, one snapshot at a time: the loop's collector keeps caches between its samples.
         sampleRows: () => {
           const next = liveQueue.then(async (): Promise<Connection[]> => {

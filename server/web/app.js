@@ -276,7 +276,7 @@ async function netstatNow(host) {
       ['User', (x) => get(x, 'user.name')],
       ['Proto', (x) => get(x, 'network.transport')],
       ['Local', (x) => `${get(x, 'source.ip') ?? ''}:${get(x, 'source.port') ?? ''}`],
-      ['Remote', (x) => `${get(x, 'destination.ip') ?? ''}:${get(x, 'destination.port') ?? ''}`],
+      ['Remote', (x) => `${get(x, 'destination.ip') ?? ''}:${get(x, 'destination.port') ?? ''}${get(x, 'destination.domain') ? ` (${get(x, 'destination.domain')})` : ''}`],
       ['State', (x) => get(x, 'socket.state')],
       ['Command line', (x) => get(x, 'process.command_line')],
     ];

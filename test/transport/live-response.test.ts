@@ -45,6 +45,14 @@ describe('live response: snapshot', () => {
     expect((byName.result as { rows: Connection[] }).rows.map((x) => x.process.pid)).toEqual([11]);
   });
 
+  it('names destinations the agent saw DNS answers for', async () => {
+    const names: Record<string, string> = { '203.0.113.9': 'cdn.example.test' };
+    const r = await responder(async () => ROWS, { domainOf: (ip) => names[ip] ?? null }).handle(req('snapshot', {}));
+    const rows = (r.result as { rows: Connection[] }).rows;
+    expect(rows.map((x) => x.destination.domain ?? null)).toEqual([null, null, 'cdn.example.test']);
+    expect(ROWS[2]!.destination.domain).toBeUndefined(); // the collector's rows are not changed
+  });
+
   it('caps the rows and says so', async () => {
     const many = Array.from({ length: 50 }, (_, i) => row({ pid: i, inode: i }));
     const r = await responder(async () => many, { maxRows: 7 }).handle(req('snapshot', {}));
