@@ -57,7 +57,8 @@ async function api(method, path, body) {
 
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : '');
 const pct = (x) => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`;
-const endpointText = (ip, port, transport) => `${ip.includes(':') ? `[${ip}]` : ip}:${port}/${transport}`;
+const hostPort = (ip, port) => `${String(ip).includes(':') ? `[${ip}]` : ip}:${port}`;
+const endpointText = (ip, port, transport) => `${hostPort(ip, port)}/${transport}`;
 
 function riskBadge(risk) {
   return h('span', { class: `risk risk-${String(risk).toLowerCase()}` }, risk);
@@ -275,8 +276,8 @@ async function netstatNow(host) {
       ['Process', (x) => get(x, 'process.name')],
       ['User', (x) => get(x, 'user.name')],
       ['Proto', (x) => get(x, 'network.transport')],
-      ['Local', (x) => `${get(x, 'source.ip') ?? ''}:${get(x, 'source.port') ?? ''}`],
-      ['Remote', (x) => `${get(x, 'destination.ip') ?? ''}:${get(x, 'destination.port') ?? ''}${get(x, 'destination.domain') ? ` (${get(x, 'destination.domain')})` : ''}`],
+      ['Local', (x) => hostPort(get(x, 'source.ip') ?? '', get(x, 'source.port') ?? '')],
+      ['Remote', (x) => `${hostPort(get(x, 'destination.ip') ?? '', get(x, 'destination.port') ?? '')}${get(x, 'destination.domain') ? ` (${get(x, 'destination.domain')})` : ''}`],
       ['State', (x) => get(x, 'socket.state')],
       ['Command line', (x) => get(x, 'process.command_line')],
     ];
