@@ -22,6 +22,9 @@
 #include <unistd.h>
 
 #define ERROR_CODE "SOCKHUNT_E_DNSTAP"
+#ifndef PACKET_IGNORE_OUTGOING
+#define PACKET_IGNORE_OUTGOING 23
+#endif
 #define SNAP 4096
 
 // Classic BPF over SOCK_DGRAM packet sockets: offset 0 is the network header.
@@ -84,6 +87,10 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     return throw_errno(env, "dns tap: SO_ATTACH_FILTER", err);
   }
   if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  // Keep the socket off the transmit path: with it there, every packet the host sends is cloned for the tap
+  // before the filter drops it (Linux 4.20+; older kernels refuse the option and pay that cost).
+  int one = 1;
+  setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);
   // Packets queued between socket() and the filter were not filtered: drop them.
   char scratch[64];
   while (recv(fd, scratch, sizeof scratch, MSG_DONTWAIT | MSG_TRUNC) >= 0) {
