@@ -165,6 +165,7 @@ export class LiveResponder {
     const p = validate(BaselineQueryParamsSchema, params);
     const ip = canonicalIp(p.ip);
     if (ip === null) throw new RequestError('SOCKHUNT_E_PROTO_SCHEMA', `params.ip: ${JSON.stringify(p.ip)} is not an IP address`);
+    this.options.store.baseline.flush(); // repeated counts are batched; the answer must include them
     const sql = this.options.store.db.sqlite;
     const limit = this.maxListed;
     type DestRow = { process_key: string; value: string; first_seen: number; last_seen: number; samples: number; connections: number };

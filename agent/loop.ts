@@ -6,7 +6,7 @@ import { readConntrack, type ConntrackFlow } from '../collectors/conntrack.js';
 import type { AgentStore } from '../store/index.js';
 import { processKeyOf } from '../store/process-key.js';
 import type { LearnEntry } from '../store/baseline.js';
-import { ConnectionTracker, isConnected } from './tracker.js';
+import { ConnectionTracker, isConnected, type EndedConnection } from './tracker.js';
 import { HostFactsSource } from './host-facts.js';
 import { type ConfiguredDetector, runDetectors } from './detect/index.js';
 import { type BaselineView, type ConnectionEvent, type DetectContext, type ProcessKey, UNATTRIBUTED } from './detect/types.js';
@@ -49,7 +49,6 @@ export class AgentLoop {
   readonly tracker: ConnectionTracker;
   private readonly hostFacts: HostFactsSource;
   private readonly recorder: FindingRecorder;
-  private readonly keys = new WeakMap<Connection['process'], ProcessKey | null>();
   private readonly keysByPid = new Map<number, { executable: string | null; commandLine: string | null; name: string | null; key: ProcessKey | null }>();
   private lastSampleAt: number | null = null;
   mode: LoopMode;
@@ -70,21 +69,19 @@ export class AgentLoop {
 
   keyOf(row: Connection): ProcessKey | null {
     const p = row.process;
-    if (p.pid === null && p.executable === null && p.name === null) return null;
-    let key = this.keys.get(p);
-    if (key !== undefined) return key;
-    // Rows are new objects every sample, their process facts mostly the same strings: remember the key by pid.
-    const cached = p.pid !== null ? this.keysByPid.get(p.pid) : undefined;
-    if (cached && cached.executable === p.executable && cached.commandLine === p.command_line && cached.name === p.name) {
-      key = cached.key;
-    } else {
-      key = processKeyOf(p);
-      if (p.pid !== null) {
-        if (this.keysByPid.size > 50_000) this.keysByPid.clear();
-        this.keysByPid.set(p.pid, { executable: p.executable, commandLine: p.command_line, name: p.name, key });
-      }
-    }
-    this.keys.set(p, key);
+    if (p.pid === null) return p.executable === null && p.name === null ? null : processKeyOf(p);
+    // Rows are new objects every sample, their process facts mostly the same strings: remember the key by pid
+    // (no per-row cache: a WeakMap entry per row object costs more, in the lookup and in the collector).
+    const cached = this.keysByPid.get(p.pid);
+    if (cached && cached.executable === p.executable && cached.commandLine === p.command_line && cached.name === p.name) return cached.key;
+    const key = processKeyOf(p);
+    if (this.keysByPid.size > 50_000) this.keysByPid.clear();
+    if (cached) {
+      cached.executable = p.executable;
+      cached.commandLine = p.command_line;
+      cached.name = p.name;
+      cached.key = key;
+    } else this.keysByPid.set(p.pid, { executable: p.executable, commandLine: p.command_line, name: p.name, key });
     return key;
   }
 
@@ -102,14 +99,14 @@ export class AgentLoop {
     const stats: SampleStats = { ts: now, sockets: rows.length, started: started.length, processes: 0, destinations: 0, findings: [], detectorErrors: [] };
     const tcpDelta = this.hostFacts.tcpCounterDelta();
     try {
-      // History first, in its own transaction: its in-memory window changes on commit, and the detectors below
-      // must judge this sample's starts too.
-      const keyed = started.map((e) => (e.processKey === null ? { ...e, processKey: UNATTRIBUTED } : e));
+      // One transaction for every write of the sample. History first: the in-memory window takes the starts at
+      // once (a rollback undoes it), so the detectors below judge this sample's starts too.
+      const keyed = this.keyed(started);
       store.transaction(() => {
-        store.history.recordStarts(keyed, now);
-        if (ended.length > 0) store.history.recordEnds(ended.map((e) => ({ row: e.event.row, ts: e.end })));
-      });
-      store.transaction(() => {
+        // The row ids go to the tracker once they are committed: it marks each connection's end by its id.
+        const first = store.history.recordStarts(keyed, now);
+        store.db.afterCommit(() => this.tracker.attach(first));
+        if (ended.length > 0) store.history.recordEnds(this.endsOf(ended), now);
         if (this.mode === 'learn') {
           const result = store.baseline.learn({ ts: now, intervalMs: interval, entries: this.learnEntries(rows, started, now) });
           stats.processes = result.processes;
@@ -125,6 +122,25 @@ export class AgentLoop {
       throw new SockhuntError('SOCKHUNT_E_DB_WRITE', 'the sample could not be stored', { cause: err });
     }
     return stats;
+  }
+
+  /** Starts with no process key are filed under UNATTRIBUTED (a copy only for those). */
+  private keyed(started: ConnectionEvent[]): ConnectionEvent[] {
+    let out: ConnectionEvent[] | null = null;
+    for (let i = 0; i < started.length; i++) {
+      const e = started[i]!;
+      if (e.processKey !== null) continue;
+      out ??= started.slice();
+      out[i] = { ...e, processKey: UNATTRIBUTED };
+    }
+    return out ?? started;
+  }
+
+  /** Ends of connections whose start has a history row (its id, attached to the tracker's connection). */
+  private endsOf(ended: EndedConnection[]): Array<{ id: number; ts: number }> {
+    const out: Array<{ id: number; ts: number }> = [];
+    for (const e of ended) if (e.ref > 0) out.push({ id: e.ref, ts: e.end });
+    return out;
   }
 
   private domainOf(ip: string, now: number): string | null {
@@ -227,6 +243,9 @@ class HostWideEndpoints implements BaselineView {
   }
   isAllowed(key: ProcessKey, ip: string, port: number, transport: Transport): boolean {
     return this.view.isAllowed(key, ip, port, transport);
+  }
+  version(): number {
+    return this.view.version?.() ?? Number.NaN;
   }
 }
 

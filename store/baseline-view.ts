@@ -28,16 +28,25 @@ export class BaselineMemory implements BaselineView {
   private processes = new Map<ProcessKey, ProcessEntry>();
   private allow = new AllowIndex();
   private learningMs = 0;
+  private changes = 0;
+
+  /** Grows with every change of what the view answers (BaselineView.version): detectors cache on it. */
+  version(): number {
+    return this.changes;
+  }
 
   /** Replaces everything (a reload); the object stays the same so holders of the view see the new content. */
   reset(learningMs: number, allow: Iterable<AllowRule>): void {
     this.processes = new Map();
     this.allow = new AllowIndex(allow);
     this.learningMs = learningMs;
+    this.changes++;
   }
 
   addLearningTime(ms: number): void {
+    if (ms === 0) return;
     this.learningMs += ms;
+    this.changes++;
   }
 
   private entry(key: ProcessKey): ProcessEntry {
@@ -50,6 +59,7 @@ export class BaselineMemory implements BaselineView {
   }
 
   addProcess(key: ProcessKey, connections: number, dns: number): void {
+    this.changes++;
     const e = this.entry(key);
     e.connections += connections;
     e.dns += dns;
@@ -57,6 +67,7 @@ export class BaselineMemory implements BaselineView {
 
   /** Adds a destination in its stored text form (see grains.ts); values that do not parse are ignored. */
   addDestination(key: ProcessKey, grain: Grain, value: string): void {
+    this.changes++;
     const e = this.entry(key);
     switch (grain) {
       case 'endpoint': {

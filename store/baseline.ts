@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Connection } from '../collectors/types.js';
 import type { ConnectionEvent, ProcessKey } from '../agent/detect/types.js';
+import type Database from 'better-sqlite3';
 import type { AgentDb } from './db.js';
 import { normaliseAllowRule, type AllowRule, type AllowSource, type StoredAllowRule } from './allow.js';
 import {
@@ -143,6 +144,70 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
+/** Rows per multi-row upsert when learning writes grains. */
+const UPSERT_BATCH = 64;
+/** Learning caches are started afresh past this many grains (once everything is written). */
+const MAX_CACHED_GRAINS = 200_000;
+
+/** Sums of one process or grain not yet written, and this sample's counts. */
+class Acc {
+  first = Number.POSITIVE_INFINITY;
+  last = Number.NEGATIVE_INFINITY;
+  samples = 0;
+  connections = 0;
+  dns = 0;
+  /** Written to the database at least once by this store (until then every sample writes it). */
+  stored = false;
+  /** The sample that last touched it, and what that sample counted. */
+  seen = 0;
+  sampleConnections = 0;
+  sampleDns = 0;
+
+  add(ts: number, connections: number, dns: number, dirty: Set<Acc>): void {
+    if (ts < this.first) this.first = ts;
+    if (ts > this.last) this.last = ts;
+    this.samples++;
+    this.connections += connections;
+    this.dns += dns;
+    dirty.add(this);
+  }
+
+  clear(): void {
+    this.first = Number.POSITIVE_INFINITY;
+    this.last = Number.NEGATIVE_INFINITY;
+    this.samples = 0;
+    this.connections = 0;
+    this.dns = 0;
+  }
+}
+
+class ProcAcc extends Acc {
+  constructor(readonly key: ProcessKey) {
+    super();
+  }
+}
+
+class GrainAcc extends Acc {
+  constructor(
+    readonly key: ProcessKey,
+    readonly grain: Grain,
+    readonly value: string,
+  ) {
+    super();
+  }
+}
+
+/** Where a row's destination counts: nothing (loopback counts only towards the process's rates) or three grains. */
+interface Route {
+  loopback: boolean;
+  dns: boolean;
+  endpoint: GrainAcc | null;
+  network: GrainAcc | null;
+  port: GrainAcc | null;
+}
+
+const NO_ROUTE: Route = Object.freeze({ loopback: true, dns: false, endpoint: null, network: null, port: null });
+
 export class BaselineStore {
   private readonly memory = new BaselineMemory();
   private loaded = false;
@@ -152,11 +217,29 @@ export class BaselineStore {
 
   private readonly upsertProcess;
   private readonly upsertDestination;
+  private readonly upserts = new Map<number, { stmt: Database.Statement<unknown[]>; args: unknown[] }>();
   private readonly insertAllow;
   private readonly selectAllow;
   private readonly dataVersion;
 
-  constructor(private readonly db: AgentDb) {
+  // Learning: sums per process and grain since they were last written (see `learn`), and the lookups that spare a
+  // sample from building the grain texts of every row again.
+  private readonly flushEveryMs: number;
+  private flushedAt = Number.NEGATIVE_INFINITY;
+  private sampleSeq = 0;
+  private pendingLearningMs = 0;
+  private readonly procs = new Map<ProcessKey, ProcAcc>();
+  private readonly grains = new Map<string, GrainAcc>();
+  private readonly routes = new Map<ProcessKey, Map<string, Map<number, Route>>>();
+  private readonly domains = new Map<ProcessKey, Map<string, GrainAcc | null>>();
+  private readonly dirty = new Set<GrainAcc | ProcAcc>();
+
+  constructor(
+    private readonly db: AgentDb,
+    opts: { flushEveryMs?: number } = {},
+  ) {
+    this.flushEveryMs = opts.flushEveryMs ?? 30_000;
+    db.beforeClose(() => this.flush());
     const s = db.sqlite;
     this.upsertProcess = s.prepare<[string, number, number, number, number, number]>(
       `INSERT INTO baseline_process (process_key, first_seen, last_seen, samples, connections, dns_connections)
@@ -177,52 +260,236 @@ export class BaselineStore {
     this.dataVersion = s.prepare('PRAGMA data_version').pluck();
   }
 
-  /** Records one sample. Runs in one transaction (joining the caller's, if any). */
+  /**
+   * Records one sample. Runs in one transaction (joining the caller's, if any); the in-memory view changes when it
+   * commits. A grain or process seen for the first time (in this store's life) is written at once; what repeats —
+   * samples, connection counts, first/last seen and the learning time — is added up in memory and written in one
+   * batch every `flushEveryMs` of sample time, by `flush()`, before `summary`/`export`/allow and import writes, and
+   * when the database closes. Detection reads the view, which is always current.
+   */
   learn(sample: LearnSample): { processes: number; destinations: number } {
     const { ts } = sample;
-    const processes = new Map<ProcessKey, { connections: number; dns: number }>();
-    const destinations = new Map<string, { key: ProcessKey; grain: Grain; value: string; connections: number }>();
-    const touch = (key: ProcessKey, grain: Grain, value: string | null, isNew: boolean): void => {
-      if (value === null) return;
-      const id = key + SEP + grain + SEP + value;
-      const d = destinations.get(id);
-      if (d) d.connections += isNew ? 1 : 0;
-      else destinations.set(id, { key, grain, value, connections: isNew ? 1 : 0 });
+    const seq = ++this.sampleSeq;
+    const procs: ProcAcc[] = [];
+    const accs: GrainAcc[] = [];
+    const touch = (acc: GrainAcc, isNew: boolean): void => {
+      if (acc.seen !== seq) {
+        acc.seen = seq;
+        acc.sampleConnections = 0;
+        accs.push(acc);
+      }
+      if (isNew) acc.sampleConnections++;
     };
     for (const { row, processKey: key, isNew, domain } of sample.entries) {
       if (key === null) continue;
-      let p = processes.get(key);
-      if (!p) processes.set(key, (p = { connections: 0, dns: 0 }));
-      const dest = destinationOf(row);
-      if (!dest) continue;
-      if (isNew) {
-        p.connections++;
-        if (dest.port === 53) p.dns++;
+      const p = this.procAcc(key);
+      if (p.seen !== seq) {
+        p.seen = seq;
+        p.sampleConnections = 0;
+        p.sampleDns = 0;
+        procs.push(p);
       }
-      if (isLoopback(dest.ip)) continue;
-      touch(key, 'endpoint', endpointValue(dest.ip, dest.port, dest.transport), isNew);
-      touch(key, 'network', networkValue(dest.ip), isNew);
-      touch(key, 'port', portValue(dest.port, dest.transport), isNew);
-      if (domain) touch(key, 'domain', domainValue(domain), isNew);
+      const route = this.routeOf(key, row);
+      if (!route) continue;
+      if (isNew) {
+        p.sampleConnections++;
+        if (route.dns) p.sampleDns++;
+      }
+      if (route.loopback) continue;
+      touch(route.endpoint!, isNew);
+      if (route.network) touch(route.network, isNew);
+      touch(route.port!, isNew);
+      if (domain) {
+        const d = this.domainAcc(key, domain);
+        if (d) touch(d, isNew);
+      }
     }
     const interval = Math.max(0, sample.intervalMs);
     this.db.transaction(() => {
-      for (const [key, p] of processes) this.upsertProcess.run(key, ts, ts, 1, p.connections, p.dns);
-      for (const d of destinations.values()) this.upsertDestination.run(d.key, d.grain, d.value, ts, ts, 1, d.connections);
-      this.addLearningMs(interval);
-      const stale = this.bumpGeneration();
+      // Pending sums of earlier samples, when due; then the grains and processes this store has not written yet.
+      const flushing = ts - this.flushedAt >= this.flushEveryMs || ts < this.flushedAt ? this.writePending() : null;
+      const fresh: Array<GrainAcc | ProcAcc> = [];
+      for (const p of procs) {
+        if (p.stored) continue;
+        this.upsertProcess.run(p.key, Math.min(p.first, ts), Math.max(p.last, ts), p.samples + 1, p.connections + p.sampleConnections, p.dns + p.sampleDns);
+        fresh.push(p);
+      }
+      const freshGrains = accs.filter((d) => !d.stored);
+      this.upsertDestinations(freshGrains, ts);
+      fresh.push(...freshGrains);
+      let stale = false;
+      if (flushing || fresh.length > 0) {
+        if (flushing) this.flushedAt = ts;
+        stale = this.bumpGeneration();
+      }
       this.db.afterCommit(() => {
+        if (flushing) this.settle(flushing);
+        // This sample's counts join the pending sums of what was written before; what was written fresh is final.
+        this.pendingLearningMs += interval;
+        for (const p of procs) if (p.stored) p.add(ts, p.sampleConnections, p.sampleDns, this.dirty);
+        for (const d of accs) if (d.stored) d.add(ts, d.sampleConnections, 0, this.dirty);
+        for (const f of fresh) {
+          f.stored = true;
+          f.clear();
+        }
         if (!this.loaded) return;
         if (stale) {
           this.reload();
           return;
         }
         this.memory.addLearningTime(interval);
-        for (const [key, p] of processes) this.memory.addProcess(key, p.connections, p.dns);
-        for (const d of destinations.values()) this.memory.addDestination(d.key, d.grain, d.value);
+        for (const p of procs) {
+          if (p.sampleConnections > 0 || p.sampleDns > 0 || !this.memory.hasProcess(p.key)) this.memory.addProcess(p.key, p.sampleConnections, p.sampleDns);
+        }
+        for (const d of freshGrains) this.memory.addDestination(d.key, d.grain, d.value);
       });
     });
-    return { processes: processes.size, destinations: destinations.size };
+    return { processes: procs.length, destinations: accs.length };
+  }
+
+  /** Writes what learning has added up since the last write (see `learn`). Joins the caller's transaction. */
+  flush(): void {
+    if (this.dirty.size === 0 && this.pendingLearningMs === 0) return;
+    this.db.transaction(() => {
+      const written = this.writePending();
+      this.bumpGeneration();
+      this.db.afterCommit(() => this.settle(written));
+    });
+  }
+
+  private writePending(): { accs: Array<GrainAcc | ProcAcc>; learningMs: number } {
+    const accs = [...this.dirty];
+    const grains: GrainAcc[] = [];
+    for (const a of accs) {
+      if (a instanceof ProcAcc) this.upsertProcess.run(a.key, a.first, a.last, a.samples, a.connections, a.dns);
+      else grains.push(a);
+    }
+    this.upsertDestinations(grains, null);
+    const learningMs = this.pendingLearningMs;
+    this.addLearningMs(learningMs);
+    // The written sums are cleared once committed: remember what was written, later samples may add more first.
+    return { accs, learningMs };
+  }
+
+  private settle(written: { accs: Array<GrainAcc | ProcAcc>; learningMs: number }): void {
+    for (const a of written.accs) {
+      a.clear();
+      this.dirty.delete(a);
+    }
+    this.pendingLearningMs -= written.learningMs;
+    // Learning many distinct destinations over a long run: start the caches afresh once everything is written.
+    if (this.dirty.size === 0 && this.grains.size > MAX_CACHED_GRAINS) {
+      this.grains.clear();
+      this.routes.clear();
+      this.domains.clear();
+      this.procs.clear();
+    }
+  }
+
+  /**
+   * Upserts grains in multi-row statements. With `ts`, one sample's fresh grains (pending sums plus this sample);
+   * without, the pending sums.
+   */
+  private upsertDestinations(list: readonly GrainAcc[], ts: number | null): void {
+    let done = 0;
+    while (done < list.length) {
+      let n = UPSERT_BATCH;
+      while (n > list.length - done) n >>= 1;
+      const { stmt, args } = this.upsertOf(n);
+      for (let k = 0; k < n; k++) {
+        const d = list[done + k]!;
+        const o = k * 7;
+        args[o] = d.key;
+        args[o + 1] = d.grain;
+        args[o + 2] = d.value;
+        if (ts === null) {
+          args[o + 3] = d.first;
+          args[o + 4] = d.last;
+          args[o + 5] = d.samples;
+          args[o + 6] = d.connections;
+        } else {
+          args[o + 3] = Math.min(d.first, ts);
+          args[o + 4] = Math.max(d.last, ts);
+          args[o + 5] = d.samples + 1;
+          args[o + 6] = d.connections + d.sampleConnections;
+        }
+      }
+      stmt.run(args);
+      done += n;
+    }
+  }
+
+  private upsertOf(n: number): { stmt: Database.Statement<unknown[]>; args: unknown[] } {
+    let hit = this.upserts.get(n);
+    if (!hit) {
+      hit = {
+        stmt: this.db.sqlite.prepare<unknown[]>(
+          `INSERT INTO baseline_destination (process_key, grain, value, first_seen, last_seen, samples, connections)
+           VALUES ${Array<string>(n).fill('(?, ?, ?, ?, ?, ?, ?)').join(', ')}
+           ON CONFLICT (process_key, grain, value) DO UPDATE SET ${UPSERT_COUNTS}`,
+        ),
+        args: Array<unknown>(n * 7).fill(null),
+      };
+      this.upserts.set(n, hit);
+    }
+    return hit;
+  }
+
+  private procAcc(key: ProcessKey): ProcAcc {
+    let p = this.procs.get(key);
+    if (!p) this.procs.set(key, (p = new ProcAcc(key)));
+    return p;
+  }
+
+  private grainAcc(key: ProcessKey, grain: Grain, value: string): GrainAcc {
+    const id = key + SEP + grain + SEP + value;
+    let d = this.grains.get(id);
+    if (!d) this.grains.set(id, (d = new GrainAcc(key, grain, value)));
+    return d;
+  }
+
+  /** The grains a row's destination counts towards, cached by process, address and port (null: not a destination). */
+  private routeOf(key: ProcessKey, row: Connection): Route | null {
+    const state = row.socket.state;
+    if (state === 'LISTEN' || state === 'UNCONNECTED' || state === 'SYN_RECV' || state === 'NEW_SYN_RECV') return null;
+    if (row.network.direction === 'ingress') return null;
+    const { ip, port } = row.destination;
+    const transport = row.network.transport;
+    let byIp = this.routes.get(key);
+    if (!byIp) this.routes.set(key, (byIp = new Map()));
+    let byPort = byIp.get(ip);
+    if (!byPort) byIp.set(ip, (byPort = new Map()));
+    const code = port * 2 + (transport === 'udp' ? 1 : 0);
+    let route = byPort.get(code);
+    if (route === undefined) {
+      const dest = destinationOf(row);
+      if (!dest) route = NO_ROUTE;
+      else if (isLoopback(dest.ip)) route = { loopback: true, dns: dest.port === 53, endpoint: null, network: null, port: null };
+      else {
+        const network = networkValue(dest.ip);
+        route = {
+          loopback: false,
+          dns: dest.port === 53,
+          endpoint: this.grainAcc(key, 'endpoint', endpointValue(dest.ip, dest.port, dest.transport)),
+          network: network === null ? null : this.grainAcc(key, 'network', network),
+          port: this.grainAcc(key, 'port', portValue(dest.port, dest.transport)),
+        };
+      }
+      byPort.set(code, route);
+    }
+    return route === NO_ROUTE ? null : route;
+  }
+
+  private domainAcc(key: ProcessKey, domain: string): GrainAcc | null {
+    let byName = this.domains.get(key);
+    if (!byName) this.domains.set(key, (byName = new Map()));
+    let acc = byName.get(domain);
+    if (acc === undefined) {
+      const value = domainValue(domain);
+      acc = value === null ? null : this.grainAcc(key, 'domain', value);
+      byName.set(domain, acc);
+    }
+    return acc;
   }
 
   /** Adds an allow pattern (or updates its comment); throws SOCKHUNT_E_INPUT for an invalid one. */
@@ -261,6 +528,7 @@ export class BaselineStore {
   }
 
   summary(): BaselineSummary {
+    this.flush();
     const s = this.db.sqlite;
     const p = s
       .prepare<[], { n: number; first: number | null; last: number | null }>(
@@ -275,6 +543,7 @@ export class BaselineStore {
   }
 
   export(host: { name?: string } = {}, now = Date.now()): BaselineFile {
+    this.flush();
     const s = this.db.sqlite;
     const processes = new Map<string, BaselineFileProcess>();
     for (const p of s.prepare<[], ProcessRow>('SELECT * FROM baseline_process ORDER BY process_key').iterate()) {
@@ -388,10 +657,14 @@ export class BaselineStore {
       'SELECT process_key, grain, value FROM baseline_destination',
     );
     for (const d of destinations.iterate()) this.memory.addDestination(d.process_key, d.grain, d.value);
+    // What learning has added up but not written yet.
+    this.memory.addLearningTime(this.pendingLearningMs);
+    for (const a of this.dirty) if (a instanceof ProcAcc) this.memory.addProcess(a.key, a.connections, a.dns);
     this.loaded = true;
   }
 
   private writeWithReload<T>(fn: () => T): T {
+    this.flush();
     return this.db.transaction(() => {
       const result = fn();
       this.bumpGeneration();

@@ -38,6 +38,16 @@ export interface AgentDb {
   transaction<T>(fn: () => T): T;
   /** Runs `hook` once the enclosing outermost transaction commits (dropped on rollback); now when outside one. */
   afterCommit(hook: () => void): void;
+  /**
+   * Runs `hook` when the enclosing transaction (or savepoint) rolls back, so that in-memory state changed inside it
+   * can be undone; hooks run newest first. Never runs outside a transaction or once it has committed.
+   */
+  onRollback(hook: () => void): void;
+  /**
+   * Runs `hook` when `close()` is called, before the database closes (e.g. to write sums kept in memory). A hook
+   * that throws does not stop the close: what it meant to write is lost.
+   */
+  beforeClose(hook: () => void): void;
   schemaVersion(): number;
   close(): void;
 }
@@ -91,8 +101,13 @@ function quickCheck(db: Database.Database, path: string): void {
   }
 }
 
+interface Hooks {
+  commit: Array<() => void>;
+  rollback: Array<() => void>;
+}
+
 class SqliteAgentDb implements AgentDb {
-  private readonly hookStack: Array<Array<() => void>> = [];
+  private readonly hookStack: Hooks[] = [];
   private readonly runInTxn: Database.Transaction<(fn: () => unknown) => unknown>;
   private readonly getMetaStmt: Database.Statement<[string], { value: string }>;
   private readonly setMetaStmt: Database.Statement<[string, string]>;
@@ -134,7 +149,7 @@ class SqliteAgentDb implements AgentDb {
   }
 
   transaction<T>(fn: () => T): T {
-    const hooks: Array<() => void> = [];
+    const hooks: Hooks = { commit: [], rollback: [] };
     this.hookStack.push(hooks);
     let result: T;
     try {
@@ -143,27 +158,48 @@ class SqliteAgentDb implements AgentDb {
       result = (this.hookStack.length === 1 ? this.runInTxn.immediate(fn) : this.runInTxn(fn)) as T;
     } catch (err) {
       this.hookStack.pop();
+      for (let i = hooks.rollback.length - 1; i >= 0; i--) hooks.rollback[i]!();
       throw mapSqliteError(err, 'write', this.path);
     }
     this.hookStack.pop();
     const parent = this.hookStack[this.hookStack.length - 1];
-    if (parent) parent.push(...hooks);
-    else for (const hook of hooks) hook();
+    if (parent) {
+      parent.commit.push(...hooks.commit);
+      parent.rollback.push(...hooks.rollback);
+    } else for (const hook of hooks.commit) hook();
     return result;
   }
 
   afterCommit(hook: () => void): void {
     const top = this.hookStack[this.hookStack.length - 1];
-    if (top) top.push(hook);
+    if (top) top.commit.push(hook);
     else hook();
   }
+
+  onRollback(hook: () => void): void {
+    this.hookStack[this.hookStack.length - 1]?.rollback.push(hook);
+  }
+
+  beforeClose(hook: () => void): void {
+    this.closeHooks.push(hook);
+  }
+
+  private readonly closeHooks: Array<() => void> = [];
 
   schemaVersion(): number {
     return this.sqlite.pragma('user_version', { simple: true }) as number;
   }
 
   close(): void {
-    if (this.sqlite.open) this.sqlite.close();
+    if (!this.sqlite.open) return;
+    for (const hook of this.closeHooks.splice(0)) {
+      try {
+        hook();
+      } catch {
+        // the database is closing either way; see beforeClose
+      }
+    }
+    this.sqlite.close();
   }
 }
 

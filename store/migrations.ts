@@ -136,6 +136,13 @@ CREATE TABLE server_identity (
 ) WITHOUT ROWID;
 `;
 
+// Version 3: the end of a connection is marked by the history row's id, which the agent keeps for the connection
+// while it is open; the partial index by connection identity that the end used to search was written on every
+// insert and is no longer read.
+const V3 = `
+DROP INDEX IF EXISTS connection_history_open;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -146,6 +153,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 2,
     description: 'outbox (findings waiting for the server), its sequence and counters, server tokens',
     up: (db) => db.exec(V2),
+  },
+  {
+    version: 3,
+    description: 'connection ends are marked by history row id: drop the index by connection identity',
+    up: (db) => db.exec(V3),
   },
 ];
 

@@ -12,11 +12,18 @@ import {
   isoTime,
   makeDraft,
   processEvidence,
+  destinationIndex,
+  pairFacts,
+  PAIR_ALLOWED,
+  PAIR_KNOWN,
+  PAIR_LOOPBACK,
+  PAIR_NON_UNICAST,
+  QuietPairs,
   representativeRow,
   round3,
   type Attribution,
 } from './common.js';
-import { endpointLabel, isInternal, isLoopback, isNonUnicast } from './net.js';
+import { endpointLabel, isInternal } from './net.js';
 import { bowleySkew, mad, median, poissonRegularityChance } from './stats.js';
 import { processLabel } from './families.js';
 
@@ -190,12 +197,18 @@ export const beacon: Detector<BeaconParams> = {
     const drafts = [];
     const pairs = ctx.history.pairs();
     // Destinations that some known process talks to: their unattributed starts join that process's pair.
-    const owned = new Set<string>();
-    for (const p of pairs) if (p.processKey !== UNATTRIBUTED) owned.add(`${p.ip}|${p.port}|${p.transport}`);
+    const index = destinationIndex(pairs);
+    // A pair found quiet is judged again only when its starts (or its unattributed companion's), the baseline or
+    // the parameters change; a pair with a finding is judged every sample (QuietPairs in common.ts).
+    const quiet = QuietPairs.for(beacon.spec.id, ctx, [params, resolution]);
     for (const pair of pairs) {
       const { processKey: key, ip, port, transport } = pair;
-      const dk = `${ip}|${port}|${transport}`;
-      if (key === UNATTRIBUTED && owned.has(dk)) continue;
+      if (key === UNATTRIBUTED && index.owned(ip, port, transport)) continue;
+      // Cheap exclusions before the statistics: most pairs on a steady host are known endpoints.
+      if (pairFacts(ctx, pair) & (PAIR_LOOPBACK | PAIR_NON_UNICAST | PAIR_KNOWN | PAIR_ALLOWED)) continue;
+      const companion = key === UNATTRIBUTED ? null : index.unattributed(ip, port, transport);
+      if (quiet?.has(pair, companion)) continue;
+      quiet?.add(pair, companion); // until a draft is made below
       let starts = ctx.history.starts(key, ip, port, transport);
       let events = ctx.history.events?.(key, ip, port, transport);
       if (key !== UNATTRIBUTED) {
@@ -209,10 +222,6 @@ export const beacon: Detector<BeaconParams> = {
         }
       }
       if (starts.length < params.minStarts) continue;
-      // Cheap exclusions before the statistics: most pairs on a steady host are known endpoints.
-      if (isLoopback(ip) || isNonUnicast(ip)) continue;
-      if (ctx.baseline.hasEndpoint(key, ip, port, transport)) continue;
-      if (ctx.baseline.isAllowed(key, ip, port, transport)) continue;
       const r = regularity(starts, params, resolution);
       if (!r) continue;
       // 4–6 jittered check-ins cannot reach the strict gate (docs/detectors.md): while the series is short a looser
@@ -278,6 +287,7 @@ export const beacon: Detector<BeaconParams> = {
           ],
         }),
       );
+      quiet?.delete(pair);
     }
     return drafts;
   },

@@ -11,6 +11,7 @@ import {
   formatDuration,
   isOutbound,
   makeDraft,
+  pairStarts,
   processEvidence,
   representativeRow,
   rowAttribution,
@@ -102,10 +103,9 @@ export const dns: Detector<DnsParams> = {
     };
 
     for (const row of ctx.rows) {
+      if (!params.dnsPorts.includes(row.destination.port) || !isOutbound(row)) continue;
       const key = ctx.keyOf(row);
-      if (key !== null && isOutbound(row) && params.dnsPorts.includes(row.destination.port)) {
-        note(key, row.destination.ip, row.destination.port, row.network.transport, row, attributionShare([rowAttribution(row)]));
-      }
+      if (key !== null) note(key, row.destination.ip, row.destination.port, row.network.transport, row, attributionShare([rowAttribution(row)]));
     }
     for (const e of ctx.started) {
       if (e.processKey !== null && isOutbound(e.row) && params.dnsPorts.includes(e.row.destination.port)) {
@@ -114,7 +114,7 @@ export const dns: Detector<DnsParams> = {
     }
     for (const p of ctx.history.pairs()) {
       if (!params.dnsPorts.includes(p.port)) continue;
-      const n = countInWindow(ctx.history.starts(p.processKey, p.ip, p.port, p.transport), ctx.now - params.windowMs);
+      const n = countInWindow(pairStarts(ctx, p), ctx.now - params.windowMs);
       if (n === 0) continue;
       const events = ctx.history.events?.(p.processKey, p.ip, p.port, p.transport);
       note(p.processKey, p.ip, p.port, p.transport, null, events ? attributionShare(events.map((e) => e.attribution)) : 1);

@@ -68,6 +68,9 @@ export const firstSeen: Detector<FirstSeenParams> = {
     }
     for (const row of ctx.rows) {
       if (!isOutbound(row)) continue;
+      // most sockets are younger than longLivedMs by the loop's own tracking: no key needed to know that
+      const tracked = ctx.ageOf?.(row);
+      if (tracked !== undefined && tracked !== null && tracked < params.longLivedMs) continue;
       const key = ctx.keyOf(row);
       if (key === null) continue;
       const age = socketAge(ctx, row, key);

@@ -37,6 +37,20 @@ export type MinerParams = {
 const MINER_PORTS = new Set(FALCO_MINER_PORTS);
 const STRATUM = new RegExp(FALCO_STRATUM_MARKERS.map((m) => m.replace(/[+.]/g, '\\$&')).join('|'), 'i');
 
+const markers = new Map<string, string | null>();
+
+/** The stratum marker on a command line, lower case, or null; cached by command line (they repeat every sample). */
+function stratumMarker(commandLine: string | null): string | null {
+  if (commandLine === null) return null;
+  let hit = markers.get(commandLine);
+  if (hit === undefined) {
+    hit = STRATUM.exec(commandLine)?.[0].toLowerCase() ?? null;
+    if (markers.size >= 10_000) markers.clear();
+    markers.set(commandLine, hit);
+  }
+  return hit;
+}
+
 interface DomainHit {
   domain: string;
   source: Record<string, unknown>;
@@ -93,19 +107,21 @@ export const miner: Detector<MinerParams> = {
     const state = baselineState(ctx.baseline);
     const drafts = new Map<string, FindingDraft>();
     // sockets of the sample first (they have an age), then connections that started and are already gone
-    const candidates: Array<[Connection, ProcessKey | null | undefined, Attribution]> = ctx.rows.map((r) => [r, undefined, rowAttribution(r)]);
-    for (const e of ctx.started) candidates.push([e.row, e.processKey, e.attribution]);
-    for (const [row, knownKey, attribution] of candidates) {
+    const { rows, started } = ctx;
+    for (let i = 0; i < rows.length + started.length; i++) {
+      const e = i < rows.length ? null : started[i - rows.length]!;
+      const row: Connection = e ? e.row : rows[i]!;
       if (!isOutbound(row) || row.network.transport !== 'tcp') continue;
       const { ip, port } = row.destination;
       const onList = MINER_PORTS.has(port) || params.extraPorts.includes(port);
       const strongPort = onList && !params.weakPorts.includes(port);
-      const marker = STRATUM.exec(row.process.command_line ?? '')?.[0].toLowerCase() ?? null;
+      const marker = stratumMarker(row.process.command_line);
       const domain = ctx.domainOf?.(ip) ?? null;
       const domainHit = domain ? matchDomain(domain, params.extraDomains) : null;
       if (!domainHit && !strongPort && !marker) continue;
-      const key = knownKey === undefined ? ctx.keyOf(row) : knownKey;
+      const key: ProcessKey | null = e ? e.processKey : ctx.keyOf(row);
       if (key === null) continue;
+      const attribution: Attribution = e ? e.attribution : rowAttribution(row);
       const id = `${key}|${ip}|${port}`;
       if (drafts.has(id)) continue;
       if (isLoopback(ip) || isNonUnicast(ip) || ctx.baseline.isAllowed(key, ip, port, 'tcp')) continue;

@@ -28,6 +28,28 @@ for (const level of ['medium', 'high']) {
   for (const l of C2_PORT_LISTS) if (l.rule.level === level) for (const p of l.ports) C2_BY_PORT.set(p, l);
 }
 
+// familyOf by (name, executable), across samples: the same processes are asked about every sample
+const familyCache = new Map<string | null, Map<string | null, ProcessFamily | null>>();
+let familyCacheSize = 0;
+
+function cachedFamilyOf(row: Connection): ProcessFamily | null {
+  const { name, executable } = row.process;
+  let byExe = familyCache.get(name);
+  if (!byExe) familyCache.set(name, (byExe = new Map()));
+  let family = byExe.get(executable);
+  if (family === undefined) {
+    if (familyCacheSize >= 10_000) {
+      familyCache.clear();
+      familyCacheSize = 0;
+      familyCache.set(name, byExe);
+      byExe.clear();
+    }
+    byExe.set(executable, (family = familyOf(row)));
+    familyCacheSize++;
+  }
+  return family;
+}
+
 export const nonstandardPort: Detector<NonstandardPortParams> = {
   spec: {
     id: 'nonstandard-port',
@@ -65,9 +87,10 @@ export const nonstandardPort: Detector<NonstandardPortParams> = {
     const out = new Map<string, FindingDraft>();
     const families = new Map<string, ProcessFamily | null>();
     // started connections first (their attribution is known), then every socket of the sample
-    const candidates: Array<[Connection, ProcessKey | null | undefined, Attribution]> = ctx.started.map((e) => [e.row, e.processKey, e.attribution]);
-    for (const row of ctx.rows) candidates.push([row, undefined, rowAttribution(row)]);
-    for (const [row, knownKey, attribution] of candidates) {
+    const { started, rows } = ctx;
+    for (let i = 0; i < started.length + rows.length; i++) {
+      const e = i < started.length ? started[i]! : null;
+      const row: Connection = e ? e.row : rows[i - started.length]!;
       if (!isOutbound(row)) continue;
       const { ip, port } = row.destination;
       const transport = row.network.transport;
@@ -75,17 +98,18 @@ export const nonstandardPort: Detector<NonstandardPortParams> = {
       // cheap tests first: most sockets are a known family on a usual port, or no family on an unlisted port
       const who = row.process.executable ?? row.process.name ?? '';
       let family = families.get(who);
-      if (family === undefined) families.set(who, (family = familyOf(row)));
+      if (family === undefined) families.set(who, (family = cachedFamilyOf(row)));
       const mismatch = family !== null && !familyUsesPort(family, port, transport);
       const listed = C2_BY_PORT.get(port) ?? null;
       const extra = params.extraC2Ports.includes(port);
       if (!mismatch && (family !== null || (!listed && !extra))) continue;
-      const key = knownKey === undefined ? ctx.keyOf(row) : knownKey;
+      const key: ProcessKey | null = e ? e.processKey : ctx.keyOf(row);
       if (key === null) continue;
+      if (isLoopback(ip) || isNonUnicast(ip)) continue;
+      if (ctx.baseline.hasPort(key, port, transport) || ctx.baseline.isAllowed(key, ip, port, transport)) continue;
       const id = `${key}|${ip}|${port}|${transport}`;
       if (out.has(id)) continue;
-      if (isLoopback(ip) || isNonUnicast(ip)) continue;
-      if (ctx.baseline.isAllowed(key, ip, port, transport) || ctx.baseline.hasPort(key, port, transport)) continue;
+      const attribution: Attribution = e ? e.attribution : rowAttribution(row);
 
       const internal = isInternal(ip, ctx.host.internalNetworks);
       // the Sigma rules exclude local and private destinations; so do we

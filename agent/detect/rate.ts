@@ -8,6 +8,7 @@ import {
   clamp01,
   countInWindow,
   makeDraft,
+  pairStarts,
   processEvidence,
   representativeRow,
   type Attribution,
@@ -68,15 +69,28 @@ export const rate: Detector<RateParams> = {
     const state = baselineState(ctx.baseline);
     const from = ctx.now - params.windowMs;
     // Count first, filter after: loopback and allowed destinations only lower a count, so a process whose raw
-    // count is under the smallest threshold needs no further look.
+    // count is under its threshold (never below minCount) needs no further look and costs no allocation.
+    const pairs = ctx.history.pairs();
+    const raw = new Map<ProcessKey, number>();
+    for (const p of pairs) {
+      const count = countInWindow(pairStarts(ctx, p), from, ctx.now);
+      if (count > 0) raw.set(p.processKey, (raw.get(p.processKey) ?? 0) + count);
+    }
+    const thresholdOf = (key: ProcessKey): number => {
+      const learned = ctx.baseline.connectionRate(key);
+      return learned === null
+        ? Math.max(params.minCount, params.unknownMinCount)
+        : Math.max(params.minCount, params.factor * ((learned * params.windowMs) / 60_000)); // as below, to the bit
+    };
     const byKey = new Map<ProcessKey, Dest[]>();
-    for (const p of ctx.history.pairs()) {
-      const count = countInWindow(ctx.history.starts(p.processKey, p.ip, p.port, p.transport), from, ctx.now);
-      if (count === 0) continue;
-      const list = byKey.get(p.processKey);
-      const dest = { ip: p.ip, port: p.port, transport: p.transport, count };
-      if (list) list.push(dest);
-      else byKey.set(p.processKey, [dest]);
+    for (const [key, count] of raw) if (count >= thresholdOf(key)) byKey.set(key, []);
+    if (byKey.size > 0) {
+      for (const p of pairs) {
+        const list = byKey.get(p.processKey);
+        if (!list) continue;
+        const count = countInWindow(pairStarts(ctx, p), from, ctx.now);
+        if (count > 0) list.push({ ip: p.ip, port: p.port, transport: p.transport, count });
+      }
     }
     for (const [key, dests] of byKey) {
       const kept = dests.filter(

@@ -1,14 +1,19 @@
 // T1046 Network Service Discovery: one process touching many hosts or many ports in a short window, many half-open
 // (SYN_SENT) attempts, or — for scans whose sockets die between samples — the host's TCP failure counters.
 import type { Connection, Transport } from '../../collectors/types.js';
-import type { DetectContext, Detector, FindingDraft, ProcessKey } from './types.js';
+import type { DetectContext, Detector, FindingDraft, HistoryPair, ProcessKey } from './types.js';
 import {
   attributionShare,
   baselineState,
   clamp01,
-  countInWindow,
   hostRow,
   makeDraft,
+  pairFacts,
+  pairStarts,
+  PAIR_ALLOWED,
+  PAIR_KNOWN,
+  PAIR_LOOPBACK,
+  PAIR_NON_UNICAST,
   processEvidence,
   riskFromScore,
   round3,
@@ -84,9 +89,10 @@ function collect(ctx: DetectContext, params: ScanParams): Map<ProcessKey, Proces
 
   // The window's history, for processes with enough recent destinations to reach a threshold: the filters in
   // add() only remove targets, so a process below the smallest threshold cannot become a scan.
-  const recent = new Map<ProcessKey, Array<{ ip: string; port: number; transport: Transport }>>();
+  const recent = new Map<ProcessKey, HistoryPair[]>();
   for (const p of ctx.history.pairs()) {
-    if (countInWindow(ctx.history.starts(p.processKey, p.ip, p.port, p.transport), from) === 0) continue;
+    const starts = pairStarts(ctx, p);
+    if (!(starts[starts.length - 1]! > from)) continue; // no start in the window (starts are oldest first)
     const list = recent.get(p.processKey);
     if (list) list.push(p);
     else recent.set(p.processKey, [p]);
@@ -94,7 +100,11 @@ function collect(ctx: DetectContext, params: ScanParams): Map<ProcessKey, Proces
   const least = Math.min(params.minHosts, params.minPorts);
   for (const [key, pairs] of recent) {
     if (pairs.length + (byKey.get(key)?.targets.size ?? 0) < least) continue;
-    for (const p of pairs) if (add(key, p.ip, p.port, p.transport, false)) get(key).fromHistory.push(p);
+    for (const p of pairs) {
+      // add()'s exclusions, answered from the per-pair cache
+      if (p.port === 0 || pairFacts(ctx, p) & (PAIR_LOOPBACK | PAIR_NON_UNICAST | PAIR_KNOWN | PAIR_ALLOWED)) continue;
+      if (add(key, p.ip, p.port, p.transport, false)) get(key).fromHistory.push(p);
+    }
   }
   return byKey;
 }

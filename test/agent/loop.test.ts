@@ -91,4 +91,46 @@ describe('AgentLoop', () => {
     expect(s.findings.list({}).filter((f) => f.detector === 'nonstandard-port')).toHaveLength(1);
     s.close();
   });
+
+  it('writes a sample all or nothing: a failed finding write leaves no history, in the database or the window', async () => {
+    const s = store();
+    const c = new ScriptedCollector();
+    const host = { name: 'h', id: s.db.agentId() };
+    const hunt = new AgentLoop({ collector: c, store: s, config, mode: 'hunt', host, detectors: configureDetectors({}) });
+    let t = Date.now();
+    c.rows = [conn({ exe: '/usr/sbin/sshd', dst: '198.51.100.22', dport: 22, sport: 50000 })];
+    await hunt.sample((t += 1000));
+    expect(s.history.count()).toBe(1);
+    const insert = s.findings.insert.bind(s.findings);
+    s.findings.insert = () => {
+      throw new Error('disk full');
+    };
+    c.rows = [c.rows[0]!, conn({ exe: '/tmp/.x/implant', dst: '198.51.100.66', dport: 4444, sport: 42000 })];
+    await expect(hunt.sample((t += 1000))).rejects.toMatchObject({ code: 'SOCKHUNT_E_DB_WRITE' });
+    expect(s.history.count()).toBe(1);
+    expect(s.history.view().starts('/tmp/.x/implant', '198.51.100.66', 4444, 'tcp')).toEqual([]);
+    s.findings.insert = insert;
+    s.close();
+  });
+
+  it('marks a connection’s end on its history row', async () => {
+    const s = store();
+    const c = new ScriptedCollector();
+    const host = { name: 'h', id: s.db.agentId() };
+    const learn = new AgentLoop({ collector: c, store: s, config, mode: 'learn', host, detectors: [] });
+    let t = Date.now();
+    const a = conn({ exe: '/usr/bin/poller', dst: '198.51.100.22', dport: 443, sport: 50000 });
+    const b = conn({ exe: '/usr/bin/poller', dst: '198.51.100.22', dport: 443, sport: 50001 });
+    c.rows = [a, b];
+    await learn.sample((t += 1000));
+    const seenLast = (t += 1000);
+    await learn.sample(seenLast);
+    c.rows = [b];
+    await learn.sample((t += 1000));
+    const rows = s.history.query();
+    expect(rows).toHaveLength(2);
+    expect(rows.filter((r) => r.endedAt === seenLast)).toHaveLength(1);
+    expect(rows.filter((r) => r.endedAt === null)).toHaveLength(1);
+    s.close();
+  });
 });

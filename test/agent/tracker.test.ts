@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConnectionTracker } from '../../agent/tracker.js';
+import { ConnectionTracker, EndedTuples } from '../../agent/tracker.js';
 import type { Connection } from '../../collectors/types.js';
 import type { ConntrackFlow } from '../../collectors/conntrack.js';
 
@@ -68,5 +68,69 @@ describe('ConnectionTracker', () => {
   it('ignores listeners and unconnected UDP', () => {
     const t = new ConnectionTracker(keyOf);
     expect(t.update([row({ sport: 22, state: 'LISTEN', dst: '0.0.0.0', dport: 0 })], 1000).started).toHaveLength(0);
+  });
+
+  it('hands the number attached to a start back with its end (the history row id)', () => {
+    const t = new ConnectionTracker(keyOf);
+    const u = t.update([row({ sport: 40000 }), row({ sport: 40001 }), row({ sport: 40002, pid: null, state: 'TIME_WAIT', inode: 0 })], 1000);
+    expect(u.started).toHaveLength(2);
+    t.attach(500);
+    // the next sample's starts get their own numbers; a connection never attached ends with 0
+    const next = t.update([row({ sport: 40000 }), row({ sport: 40003 })], 2000);
+    const gone = t.update([], 3000);
+    const refs = new Map([...next.ended, ...gone.ended].map((e) => [e.event.row.source.port, e.ref]));
+    expect(refs.get(40001)).toBe(501);
+    expect(refs.get(40000)).toBe(500);
+    expect(refs.get(40003)).toBe(0);
+    expect(refs.get(40002)).toBe(0); // a trace at the first sample is not a start
+  });
+
+  it('remembers ended tuples compactly, for ten minutes', () => {
+    const t = new ConnectionTracker(keyOf);
+    const rows = Array.from({ length: 3000 }, (_, i) => row({ sport: 10000 + i }));
+    t.update(rows, 0);
+    t.update([], 1000);
+    expect(t.endedCount).toBe(3000);
+    // a TIME_WAIT trace of an ended connection is not a new start
+    expect(t.update([row({ sport: 10005, pid: null, state: 'TIME_WAIT', inode: 0 })], 2000).started).toHaveLength(0);
+    t.update([], 3000); // the trace is gone: it ends again
+    t.update([], 10 * 60_000 + 2000);
+    expect(t.endedCount).toBe(1);
+    t.update([], 10 * 60_000 + 4000);
+    expect(t.endedCount).toBe(0);
+  });
+});
+
+describe('EndedTuples', () => {
+  it('agrees with a Map through adds, refreshes, growth and expiry', () => {
+    const set = new EndedTuples();
+    const ref = new Map<string, number>();
+    let seed = 7;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    let now = 0;
+    for (let step = 0; step < 30_000; step++) {
+      now += 10;
+      const key = `|tcp|192.0.2.2|${rand(5000)}|198.51.100.${rand(50)}|443`;
+      if (rand(3) === 0) {
+        expect(set.has(key)).toBe(ref.has(key));
+      } else {
+        set.add(key, now);
+        ref.delete(key); // a refresh moves it to the end, as the ring does
+        ref.set(key, now);
+      }
+      if (step % 100 === 0) {
+        const before = now - 20_000;
+        set.expire(before, 4000);
+        for (const [k, at] of ref) {
+          if (at >= before && ref.size <= 4000) break;
+          ref.delete(k);
+        }
+        expect(set.size).toBe(ref.size);
+      }
+    }
+    for (const k of ref.keys()) expect(set.has(k)).toBe(true);
   });
 });

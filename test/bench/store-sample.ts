@@ -18,6 +18,8 @@ const CHURN = 0.05;
 interface Slot {
   row: Connection;
   key: string;
+  /** History row id of the connection's start (0 until recorded). */
+  id: number;
 }
 
 let inodeSeq = 1;
@@ -54,7 +56,7 @@ function makeSlot(i: number, distinct: boolean): Slot {
   const kind = i % 20 === 0 ? 'listen' : i % 20 === 1 ? 'ingress' : 'egress';
   const processIndex = i % 60;
   const key = processIndex % 3 === 0 ? `/usr/bin/python3.11 /opt/svc/worker${processIndex}.py` : `/usr/bin/app${processIndex}`;
-  return { row: makeRow(i, kind, processIndex, distinct), key };
+  return { row: makeRow(i, kind, processIndex, distinct), key, id: 0 };
 }
 
 function median(values: number[]): number {
@@ -79,23 +81,22 @@ function run(label: string, distinct: boolean): void {
     for (let n = 0; n < WARMUP + SAMPLES; n++) {
       ts += 1_000;
       // Churn: replace CHURN of the sockets with new connections; the replaced ones ended.
-      const ended: Array<{ row: Connection; ts: number }> = [];
+      const ended: Array<{ id: number; ts: number }> = [];
       if (n > 0) {
         fresh = new Set();
         for (let k = 0; k < ROWS * CHURN; k++) {
           const at = (n * 97 + k * 31) % ROWS;
           const old = slots[at];
           if (!old || old.row.socket.state === 'LISTEN') continue;
-          ended.push({ row: old.row, ts });
+          ended.push({ id: old.id, ts });
           const replacement = makeSlot(distinct ? nextIndex++ : at, distinct);
           slots[at] = replacement;
           fresh.add(replacement.row.socket.inode);
         }
       }
       const entries = slots.map((s) => ({ row: s.row, processKey: s.key, isNew: fresh.has(s.row.socket.inode) }));
-      const started: ConnectionEvent[] = entries
-        .filter((e) => e.isNew && e.row.socket.state !== 'LISTEN')
-        .map((e) => ({ ts, processKey: e.processKey, row: e.row, attribution: 'socket' }));
+      const startedSlots = slots.filter((s) => fresh.has(s.row.socket.inode) && s.row.socket.state !== 'LISTEN');
+      const started: ConnectionEvent[] = startedSlots.map((s) => ({ ts, processKey: s.key, row: s.row, attribution: 'socket' }));
       const dedupeKey = `bench|${n % 5}`;
 
       const upsertFinding = (): void => {
@@ -127,7 +128,8 @@ function run(label: string, distinct: boolean): void {
       store.transaction(() => {
         store.baseline.learn({ ts, intervalMs: 1_000, entries });
         store.history.recordEnds(ended);
-        store.history.recordStarts(started, ts);
+        const first = store.history.recordStarts(started, ts);
+        startedSlots.forEach((s, i) => (s.id = first + i));
         upsertFinding();
       });
       const tFull = performance.now() - t0;

@@ -312,3 +312,107 @@ describe('the view follows other processes’ writes', () => {
     baseline.learn({ ts, intervalMs: 1_000, entries: [entry({ dstIp: '203.0.113.10', inode: ts })] });
   }
 });
+
+describe('learning writes repeats in batches', () => {
+  // Seeded samples: a few processes, destinations that repeat and new ones now and then, loopback, DNS, domains.
+  function samples(n: number): Array<{ ts: number; entries: LearnEntry[] }> {
+    let seed = 42;
+    const rand = (k: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % k;
+    };
+    const keys = [CURL, PY, '/usr/sbin/chronyd', null];
+    const out: Array<{ ts: number; entries: LearnEntry[] }> = [];
+    let inode = 1;
+    for (let s = 0; s < n; s++) {
+      const entries: LearnEntry[] = [];
+      for (let k = 0; k < 12; k++) {
+        const key = keys[rand(keys.length)]!;
+        const d = rand(s < n / 2 ? 20 : 40);
+        const spec: RowSpec =
+          d === 0
+            ? { dstIp: '127.0.0.1', dstPort: 5432, inode: inode++ }
+            : d === 1
+              ? { dstIp: '198.51.100.53', dstPort: 53, transport: 'udp', inode: inode++ }
+              : { dstIp: `203.0.${113 + (d % 3)}.${d}`, dstPort: [443, 80, 8443][d % 3]!, inode: inode++ };
+        entries.push(entry(spec, key, rand(3) === 0, d % 7 === 0 ? `host${d}.example.com` : undefined));
+      }
+      out.push({ ts: 1_000 + s * 1_000, entries });
+    }
+    return out;
+  }
+
+  const strip = (f: ReturnType<BaselineStore['export']>) => ({ learning_ms: f.learning_ms, processes: f.processes });
+
+  it('ends with the same baseline as writing every sample, and the view is current at every sample', () => {
+    const other = openAgentDb(path.join(tmp.dir, 'every-sample.db'));
+    try {
+      const batched = new BaselineStore(db, { flushEveryMs: 30_000 });
+      const eager = new BaselineStore(other, { flushEveryMs: 0 });
+      const viewB = batched.view();
+      const viewE = eager.view();
+      for (const s of samples(200)) {
+        const a = batched.learn({ ts: s.ts, intervalMs: 1_000, entries: s.entries });
+        const b = eager.learn({ ts: s.ts, intervalMs: 1_000, entries: s.entries });
+        expect(a).toEqual(b);
+        for (const key of [CURL, PY, '/usr/sbin/chronyd', 'unattributed']) {
+          expect(viewB.connectionRate(key)).toBe(viewE.connectionRate(key));
+          expect(viewB.dnsRate(key)).toBe(viewE.dnsRate(key));
+          expect(viewB.hasEndpoint(key, '203.0.114.7', 80, 'tcp')).toBe(viewE.hasEndpoint(key, '203.0.114.7', 80, 'tcp'));
+        }
+      }
+      expect(strip(batched.export())).toEqual(strip(eager.export()));
+    } finally {
+      other.close();
+    }
+  });
+
+  it('writes the sums at close, and not twice', () => {
+    const batched = new BaselineStore(db, { flushEveryMs: 3_600_000 });
+    const list = samples(50);
+    for (const s of list) batched.learn({ ts: s.ts, intervalMs: 1_000, entries: s.entries });
+    const pending = db.sqlite.prepare('SELECT sum(samples) FROM baseline_process').pluck().get() as number;
+    db.close();
+    db = openAgentDb(path.join(tmp.dir, 'agent.db'));
+    const reopened = new BaselineStore(db);
+    const file = reopened.export();
+    const samplesWritten = file.processes.reduce((s, p) => s + p.samples, 0);
+    expect(samplesWritten).toBeGreaterThan(pending);
+    expect(file.learning_ms).toBe(50_000);
+    // the same samples written at once elsewhere
+    const other = openAgentDb(path.join(tmp.dir, 'reference.db'));
+    try {
+      const eager = new BaselineStore(other, { flushEveryMs: 0 });
+      for (const s of list) eager.learn({ ts: s.ts, intervalMs: 1_000, entries: s.entries });
+      expect(strip(file)).toEqual(strip(eager.export()));
+    } finally {
+      other.close();
+    }
+  });
+
+  it('counts nothing of a sample whose transaction rolls back', () => {
+    const other = openAgentDb(path.join(tmp.dir, 'reference.db'));
+    try {
+      const batched = new BaselineStore(db, { flushEveryMs: 5_000 });
+      const eager = new BaselineStore(other, { flushEveryMs: 0 });
+      const list = samples(40);
+      list.forEach((s, i) => {
+        if (i % 9 === 4) {
+          expect(() =>
+            db.transaction(() => {
+              batched.learn({ ts: s.ts, intervalMs: 1_000, entries: s.entries });
+              throw new Error('abort');
+            }),
+          ).toThrow('abort');
+          return;
+        }
+        batched.learn({ ts: s.ts, intervalMs: 1_000, entries: s.entries });
+        eager.learn({ ts: s.ts, intervalMs: 1_000, entries: s.entries });
+      });
+      expect(strip(batched.export())).toEqual(strip(eager.export()));
+      expect(batched.view().connectionRate(CURL)).toBe(eager.view().connectionRate(CURL));
+    } finally {
+      other.close();
+    }
+  });
+});

@@ -262,6 +262,54 @@ describe('transactions', () => {
     db.close();
   });
 
+  it('runs rollback hooks of what rolled back, newest first, and never after a commit', () => {
+    const db = openAgentDb(file);
+    const seen: string[] = [];
+    db.onRollback(() => seen.push('outside a transaction'));
+    expect(() =>
+      db.transaction(() => {
+        db.onRollback(() => seen.push('first'));
+        db.transaction(() => db.onRollback(() => seen.push('nested, committed into the outer')));
+        db.onRollback(() => seen.push('last'));
+        throw new Error('abort');
+      }),
+    ).toThrow('abort');
+    expect(seen).toEqual(['last', 'nested, committed into the outer', 'first']);
+    seen.length = 0;
+    db.transaction(() => {
+      db.onRollback(() => seen.push('outer'));
+      try {
+        db.transaction(() => {
+          db.onRollback(() => seen.push('inner'));
+          throw new Error('inner');
+        });
+      } catch {
+        // the outer goes on
+      }
+    });
+    expect(seen).toEqual(['inner']);
+    db.close();
+  });
+
+  it('runs close hooks once, before closing, even when one throws', () => {
+    const db = openAgentDb(file);
+    const seen: string[] = [];
+    db.beforeClose(() => {
+      db.setMeta('written-at-close', 'yes');
+      seen.push('a');
+    });
+    db.beforeClose(() => {
+      throw new Error('lost');
+    });
+    db.beforeClose(() => seen.push('c'));
+    db.close();
+    db.close();
+    expect(seen).toEqual(['a', 'c']);
+    const again = openAgentDb(file);
+    expect(again.getMeta('written-at-close')).toBe('yes');
+    again.close();
+  });
+
   it('maps SQLite write and corruption codes to the catalogue, leaving others alone', () => {
     const sqliteError = (code: string) => Object.assign(new Error(code), { code });
     const mapped = (code: string) => (mapSqliteError(sqliteError(code), 'write', '/x') as SockhuntError).code;

@@ -51,22 +51,51 @@ describe('connection history', () => {
     expect(view.pairs()).toHaveLength(1);
   });
 
-  it('records ends by connection identity (inode, else 4-tuple)', () => {
-    const history = new HistoryStore(db, {}, 0);
+  it('records ends by the row id recordStarts gave each start', () => {
+    const history = new HistoryStore(db, { endFlushEveryMs: 0 }, 0);
     const withInode = start(1_000, { inode: 77 });
     const timeWait = start(1_000, { inode: 0, srcPort: 50123 });
-    history.recordStarts([withInode, timeWait], 1_000);
     expect(connectionIdOf(timeWait.row)).toBe('t::tcp:192.0.2.2:50123>203.0.113.10:443');
-    expect(history.recordEnds([{ row: withInode.row, ts: 5_000 }, { row: timeWait.row, ts: 6_000 }])).toBe(2);
-    expect(history.recordEnds([{ row: withInode.row, ts: 7_000 }])).toBe(0);
-    expect(history.query().map((r) => r.endedAt).sort()).toEqual([5_000, 6_000]);
+    const first = history.recordStarts([withInode, timeWait], 1_000);
+    expect(first).toBeGreaterThan(0);
+    expect(history.recordStarts([], 1_500)).toBe(0);
+    // Ids follow in event order, and the next batch continues after them.
+    const third = history.recordStarts([start(2_000, { inode: 78 })], 2_000);
+    expect(third).toBe(first + 2);
+    expect(history.recordEnds([{ id: first, ts: 5_000 }, { id: first + 1, ts: 6_000 }, { id: 0, ts: 6_000 }])).toBe(2);
+    // An ended row stays ended.
+    expect(history.recordEnds([{ id: first, ts: 7_000 }])).toBe(0);
+    // the partial index by connection identity is gone (schema version 3)
+    expect(db.sqlite.prepare("SELECT name FROM sqlite_schema WHERE name = 'connection_history_open'").get()).toBeUndefined();
+    const byId = new Map(history.query().map((r) => [r.id, r]));
+    expect(byId.get(first)).toMatchObject({ startedAt: 1_000, endedAt: 5_000 });
+    expect(byId.get(first + 1)).toMatchObject({ startedAt: 1_000, endedAt: 6_000 });
+    expect(byId.get(third)?.endedAt).toBeNull();
+  });
+
+  it('marks many ends of one sample in batches, and ends of mixed times', () => {
+    const history = new HistoryStore(db, { endFlushEveryMs: 0 }, 0);
+    const first = history.recordStarts(Array.from({ length: 150 }, (_, i) => start(1_000 + i, { inode: 5_000 + i })), 2_000);
+    expect(history.count()).toBe(150);
+    const ends = Array.from({ length: 100 }, (_, i) => ({ id: first + i, ts: i < 70 ? 9_000 : 9_500 + (i % 3) }));
+    expect(history.recordEnds(ends)).toBe(100);
+    const rows = history.query({ limit: 1000 });
+    expect(rows.filter((r) => r.endedAt === 9_000)).toHaveLength(70);
+    expect(rows.filter((r) => r.endedAt !== null && r.endedAt >= 9_500)).toHaveLength(30);
+    expect(rows.filter((r) => r.endedAt === null)).toHaveLength(50);
+    // Every start is in the window, in order.
+    expect(history.view().starts(KEY, '203.0.113.10', 443, 'tcp')).toEqual(Array.from({ length: 150 }, (_, i) => 1_000 + i));
   });
 
   it('survives a restart: the window (starts and their attribution) is reloaded from the database', () => {
     const history = new HistoryStore(db, { windowMs: 10 * MIN }, 0);
     const inferred: ConnectionEvent = { ...start(9 * MIN), attribution: 'inferred' };
     history.recordStarts([start(1 * MIN), start(5 * MIN), inferred], 9 * MIN);
-    expect(history.view().lastRow(KEY, '203.0.113.10', 443, 'tcp')).toBe(inferred.row);
+    // The window keeps the newest start's owner (process, user, host), not the row.
+    const last = history.view().lastRow(KEY, '203.0.113.10', 443, 'tcp');
+    expect(last?.process).toBe(inferred.row.process);
+    expect(last?.user).toBe(inferred.row.user);
+    expect(last).toMatchObject({ destination: { ip: '203.0.113.10', port: 443 }, network: { transport: 'tcp', direction: 'egress' } });
     db.close();
     db = openAgentDb(file);
     const reopened = new HistoryStore(db, { windowMs: 10 * MIN }, 12 * MIN);
@@ -93,12 +122,44 @@ describe('connection history', () => {
 
   it('places a late (estimated) start in order and caps starts per pair', () => {
     const history = new HistoryStore(db, { maxStartsPerPair: 3 }, 0);
-    const late = { ...start(20), attribution: 'none' as const };
-    history.recordStarts([start(10), start(30), late, start(5)], 100);
+    const late = { ...start(20, { pid: 20 }), attribution: 'none' as const };
+    history.recordStarts([start(10, { pid: 10 }), start(30, { pid: 30 }), late, start(5, { pid: 5 })], 100);
     expect(history.view().starts(KEY, '203.0.113.10', 443, 'tcp')).toEqual([10, 20, 30]);
     expect(history.view().events(KEY, '203.0.113.10', 443, 'tcp').map((e) => e.attribution)).toEqual(['socket', 'none', 'socket']);
     // The last row is the newest start's, not the late one's.
-    expect(history.view().lastRow(KEY, '203.0.113.10', 443, 'tcp')?.socket.inode).toBe(30);
+    expect(history.view().lastRow(KEY, '203.0.113.10', 443, 'tcp')?.process.pid).toBe(30);
+  });
+});
+
+describe('buffered ends', () => {
+  it('writes ends every endFlushEveryMs of sample time, on query and at close', () => {
+    const history = new HistoryStore(db, { endFlushEveryMs: 30_000 }, 0);
+    const first = history.recordStarts(Array.from({ length: 4 }, (_, i) => start(1_000 + i, { inode: 900 + i })), 1_000);
+    const open = (): number => db.sqlite.prepare('SELECT count(*) FROM connection_history WHERE ended_at IS NULL').pluck().get() as number;
+    // The first call writes (nothing was written yet), then the buffer waits for 30 s of sample time.
+    expect(history.recordEnds([{ id: first, ts: 2_000 }], 2_000)).toBe(1);
+    expect(history.recordEnds([{ id: first + 1, ts: 3_000 }], 3_000)).toBe(0);
+    expect(history.pendingEndCount()).toBe(1);
+    expect(open()).toBe(3);
+    expect(history.recordEnds([{ id: first + 2, ts: 33_000 }], 33_000)).toBe(2);
+    expect(history.pendingEndCount()).toBe(0);
+    // A rolled-back write keeps the ends buffered.
+    history.recordEnds([{ id: first + 3, ts: 34_000 }], 34_000);
+    expect(() =>
+      db.transaction(() => {
+        history.flushEnds(35_000);
+        throw new Error('abort');
+      }),
+    ).toThrow('abort');
+    expect(history.pendingEndCount()).toBe(1);
+    expect(open()).toBe(1);
+    // query() sees every end.
+    expect(history.query().filter((r) => r.endedAt === null)).toHaveLength(0);
+    history.recordEnds([{ id: first, ts: 99_000 }], 36_000);
+    db.close();
+    db = openAgentDb(file);
+    // close() wrote the buffer; an ended row keeps its first end.
+    expect((db.sqlite.prepare('SELECT ended_at FROM connection_history WHERE id = ?').pluck().get(first) as number)).toBe(2_000);
   });
 });
 

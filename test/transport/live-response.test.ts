@@ -121,6 +121,14 @@ describe('live response: baseline', () => {
     expect((otherPort.result as Record<string, any>).endpoints).toEqual([]);
   });
 
+  it('baseline.query includes the repeated counts the baseline has not written yet', async () => {
+    const r0 = row({ pid: 10, name: 'curl', executable: '/usr/bin/curl', commandLine: 'curl x', dstIp: '198.51.100.7', dstPort: 4444, inode: 1 });
+    const t0 = Date.UTC(2026, 10, 28);
+    for (let i = 0; i < 3; i++) store.baseline.learn({ ts: t0 + i * 1000, intervalMs: 1000, entries: [{ row: r0, processKey: processKeyOf(r0.process), isNew: i === 0 }] });
+    const r = await responder().handle(req('baseline.query', { ip: '198.51.100.7', port: 4444, transport: 'tcp' }));
+    expect((r.result as Record<string, any>).endpoints[0]).toMatchObject({ samples: 3, last_seen: '2026-11-28T00:00:02.000Z' });
+  });
+
   it('baseline.query refuses bad params', async () => {
     for (const params of [{}, { ip: 'x.y' }, { ip: '198.51.100.7', port: -1 }, { ip: '198.51.100.7', transport: 'icmp' }, { ip: '1.2.3.4', extra: 1 }]) {
       const r = await responder().handle(req('baseline.query', params));
