@@ -3,19 +3,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Collector, Connection } from '../../collectors/types.js';
+import type { Connection } from '../../collectors/types.js';
+import { ScriptedCollector } from '../support/scripted-collector.js';
 import { openAgentStore, type AgentStore } from '../../store/index.js';
 import { AgentLoop } from '../../agent/loop.js';
 import { parseConfig } from '../../agent/config.js';
 import { configureDetectors } from '../../agent/detect/index.js';
-
-class ScriptedCollector implements Collector {
-  readonly spec = { id: 'scripted', description: 'rows given by the test', platforms: [] as NodeJS.Platform[], limitations: [] };
-  rows: Connection[] = [];
-  async sample(): Promise<Connection[]> {
-    return this.rows;
-  }
-}
 
 let inode = 100;
 function conn(o: { pid?: number | null; exe?: string; dst: string; dport: number; sport: number; state?: Connection['socket']['state'] }): Connection {
