@@ -27,14 +27,19 @@ await build({
   logLevel: 'warning',
 });
 
-// Frame validation runs in a worker thread of the server; the worker is its own small bundle.
-await build({
-  entryPoints: [new URL('../server/validator-worker.ts', import.meta.url).pathname],
-  outfile: new URL('../dist/validator-worker.mjs', import.meta.url).pathname,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'esm',
-  packages: 'external',
-  logLevel: 'warning',
-});
+// Frame validation and the server's database run in worker threads; each worker is its own small bundle.
+for (const [entry, out] of [
+  ['../server/validator-worker.ts', '../dist/validator-worker.mjs'],
+  ['../store/server-sqlite-worker.ts', '../dist/server-store-worker.mjs'],
+]) {
+  await build({
+    entryPoints: [new URL(entry, import.meta.url).pathname],
+    outfile: new URL(out, import.meta.url).pathname,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    packages: 'external',
+    logLevel: 'warning',
+  });
+}

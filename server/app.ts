@@ -10,7 +10,7 @@ import { handleApi, type ApiContext } from './api.js';
 import { hashSecret } from './auth.js';
 import { ApiError, sendApiError, sendJson } from './http.js';
 import { AgentHub } from './hub.js';
-import { AgentSession, DEFAULT_LIMITS, type IngestLimits, type IngestStats, type Log, type SessionContext } from './ingest.js';
+import { AgentSession, DEFAULT_LIMITS, closeReason, type IngestLimits, type IngestStats, type Log, type SessionContext } from './ingest.js';
 import { Presence } from './presence.js';
 import { findWebRoot, staticHandler } from './static.js';
 import { defaultValidatorWorkers, workerValidator } from './validator.js';
@@ -29,6 +29,11 @@ export interface ServerOptions {
   limits?: Partial<IngestLimits>;
   /** A connection must send hello within this (default 10 s). */
   helloTimeoutMs?: number;
+  /**
+   * Connections from one remote address that may wait for their hello at once (default 256); more are closed
+   * 4009 TOO_MANY_PENDING. Bounds what one address can hold open without credentials.
+   */
+  maxPendingPerIp?: number;
   /** ws ping interval; a socket that did not answer the previous ping is terminated (default 30 s). */
   pingIntervalMs?: number;
   /** Live response: how long to wait for the agent's reply (default 10 s). */
@@ -66,6 +71,7 @@ export interface SockhuntServer {
 }
 
 const DAY = 86_400_000;
+export const DEFAULT_MAX_PENDING_PER_IP = 256;
 
 export const silentLog: Log = () => undefined;
 
@@ -79,7 +85,7 @@ export function buildServer(opts: ServerOptions): SockhuntServer {
   const store = opts.store;
   const hub = new AgentHub();
   const presence = new Presence();
-  const stats: IngestStats = { connections: 0, batches: 0, stored: 0, duplicates: 0, rejected: 0, errorsSent: 0 };
+  const stats: IngestStats = { connections: 0, batches: 0, stored: 0, duplicates: 0, rejected: 0, errorsSent: 0, pendingRefused: 0 };
   const sessions = new Set<AgentSession>();
   const validator = workerValidator(opts.validateWorkers ?? defaultValidatorWorkers(), log);
 
@@ -137,6 +143,23 @@ export function buildServer(opts: ServerOptions): SockhuntServer {
   // perMessageDeflate off: a zlib context per socket would cost ~300 KB each across thousands of agents.
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD, perMessageDeflate: false, clientTracking: false });
 
+  // Connections per remote address that have not completed their hello (welcomed or closed).
+  const maxPendingPerIp = opts.maxPendingPerIp ?? DEFAULT_MAX_PENDING_PER_IP;
+  const pendingByIp = new Map<string, number>();
+  let lastPendingLog = 0;
+  const refusePending = (ws: WebSocket, ip: string): void => {
+    stats.pendingRefused++;
+    ws.on('error', () => undefined);
+    ws.close(CLOSE.TOO_MANY_PENDING, closeReason(`too many connections from ${ip} waiting for hello (at most ${maxPendingPerIp}); retry later`));
+    // A peer that does not answer the close handshake is cut.
+    setTimeout(() => ws.terminate(), 2000).unref();
+    const t = now();
+    if (t - lastPendingLog >= 10_000) {
+      lastPendingLog = t;
+      log('warn', 'refusing connections: too many from one address are waiting for hello', { remote: ip, limit: maxPendingPerIp, refused: stats.pendingRefused });
+    }
+  };
+
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     let path = '';
@@ -150,8 +173,19 @@ export function buildServer(opts: ServerOptions): SockhuntServer {
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-      const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
-      const session = new AgentSession(ws, sessionCtx, remote);
+      const ip = req.socket.remoteAddress ?? '?';
+      const remote = `${ip}:${req.socket.remotePort ?? '?'}`;
+      const waiting = pendingByIp.get(ip) ?? 0;
+      if (waiting >= maxPendingPerIp) {
+        refusePending(ws, ip);
+        return;
+      }
+      pendingByIp.set(ip, waiting + 1);
+      const session = new AgentSession(ws, sessionCtx, remote, () => {
+        const left = (pendingByIp.get(ip) ?? 1) - 1;
+        if (left > 0) pendingByIp.set(ip, left);
+        else pendingByIp.delete(ip);
+      });
       sessions.add(session);
       ws.on('close', () => sessions.delete(session));
     });

@@ -5,7 +5,7 @@ import type { WebSocket, RawData } from 'ws';
 import { isSockhuntError } from '../agent/errors.js';
 import { CLOSE, MAX_BATCH, PROTOCOL_VERSIONS, type Hello, type ServerMessage, type WireErrorCode } from './protocol.js';
 import { authenticate, hashSecret } from './auth.js';
-import type { PreparedFinding } from './frames.js';
+import { batchOfHost, type PreparedBatch } from './frames.js';
 import type { AgentHub, AgentLink } from './hub.js';
 import type { Presence } from './presence.js';
 import { TokenBucket, WindowCounter } from './rate.js';
@@ -46,6 +46,8 @@ export interface IngestStats {
   duplicates: number;
   rejected: number;
   errorsSent: number;
+  /** Connections closed TOO_MANY_PENDING (their address had too many waiting for hello). */
+  pendingRefused: number;
 }
 
 export interface SessionContext {
@@ -66,7 +68,7 @@ const RATE_ERROR_EVERY_MS = 1000;
 /** Bytes of frames waiting per connection before its socket is paused. */
 const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 
-function closeReason(text: string): string {
+export function closeReason(text: string): string {
   let out = text;
   while (Buffer.byteLength(out) > MAX_REASON_BYTES) out = out.slice(0, -1);
   return out;
@@ -92,12 +94,16 @@ export class AgentSession implements AgentLink {
   private queuedBytes = 0;
   private paused = false;
   private readonly helloTimer: NodeJS.Timeout;
+  /** Called once when the connection stops waiting for its hello (welcomed or closed): the per-address count. */
+  private leavePending: (() => void) | null;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly ctx: SessionContext,
     readonly remote: string,
+    onHelloDone?: () => void,
   ) {
+    this.leavePending = onHelloDone ?? null;
     const now = ctx.now();
     this.bucket = new TokenBucket(ctx.limits.messagesPerSec, ctx.limits.burst, now);
     this.rateStrikes = new WindowCounter(ctx.limits.rateStrikes, ctx.limits.rateWindowMs);
@@ -126,6 +132,7 @@ export class AgentSession implements AgentLink {
   close(code: number, reason: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.helloDone();
     clearTimeout(this.helloTimer);
     // The closing handshake needs the peer's close frame read.
     if (this.paused) {
@@ -141,7 +148,14 @@ export class AgentSession implements AgentLink {
 
   terminate(): void {
     this.state = 'closed';
+    this.helloDone();
     this.ws.terminate();
+  }
+
+  private helloDone(): void {
+    const leave = this.leavePending;
+    this.leavePending = null;
+    leave?.();
   }
 
   private sendError(code: WireErrorCode, message: string, seqs?: number[]): void {
@@ -215,10 +229,10 @@ export class AgentSession implements AgentLink {
       case 'invalid':
         return this.bad(frame.code, frame.message);
       case 'findings':
-        return this.findings(frame.items);
+        return this.findings(frame.batch);
       case 'partial':
         this.bad('SOCKHUNT_E_PROTO_SCHEMA', `${frame.rejected.length} of ${frame.total} findings rejected, never stored (${frame.problem})`, frame.rejected);
-        if (frame.items.length > 0 && (this.state as State) !== 'closed') return this.findings(frame.items);
+        if (frame.batch.seqs.length > 0 && (this.state as State) !== 'closed') return this.findings(frame.batch);
         return;
       case 'message':
         break;
@@ -286,6 +300,7 @@ export class AgentSession implements AgentLink {
     if ((this.state as State) === 'closed') return;
     clearTimeout(this.helloTimer);
     this.state = 'ready';
+    this.helloDone();
     this.send({
       type: 'welcome',
       protocol: version,
@@ -297,24 +312,22 @@ export class AgentSession implements AgentLink {
     this.ctx.log('info', outcome.enrolled ? 'agent enrolled' : 'agent connected', { agent: agentId, host: hello.host.hostname, remote: this.remote });
   }
 
-  private async findings(items: PreparedFinding[]): Promise<void> {
+  private async findings(batch: PreparedBatch): Promise<void> {
     const stats = this.ctx.stats;
     stats.batches++;
-    const mine: PreparedFinding[] = [];
-    const foreign: number[] = [];
-    for (const item of items) {
-      if (item.hostId === this.agentId) mine.push(item);
-      else foreign.push(item.seq);
-    }
+    const seqs = batch.seqs;
+    const mine = batchOfHost(batch, this.agentId);
+    const foreign = mine === batch ? [] : seqs.filter((_, i) => batch.hostIds[i] !== this.agentId);
     const now = this.ctx.now();
     this.ctx.presence.touch(this.agentId, now);
     let result;
     try {
-      result = mine.length > 0 ? await this.ctx.store.ingestBatch(this.agentId, mine, now) : { acked: [], rejected: [], stored: 0, duplicates: 0 };
+      // The batch's documents may be handed to the database thread: only seqs and host ids are read after this.
+      result = mine.seqs.length > 0 ? await this.ctx.store.ingestBatch(this.agentId, mine, now) : { acked: [], rejected: [], stored: 0, duplicates: 0 };
     } catch (err) {
       // Transient (disk full, busy): nothing of the batch was kept; the agent resends it.
       this.ctx.log('error', 'storing a batch failed', { agent: this.agentId, error: (err as Error).message });
-      this.sendError('SOCKHUNT_E_PROTO_STORE', isSockhuntError(err) ? err.message : 'the batch could not be stored; resend it later', items.map((i) => i.seq));
+      this.sendError('SOCKHUNT_E_PROTO_STORE', isSockhuntError(err) ? err.message : 'the batch could not be stored; resend it later', seqs);
       return;
     }
     stats.stored += result.stored;
@@ -331,6 +344,7 @@ export class AgentSession implements AgentLink {
   private onClose(): void {
     const wasReady = this.state === 'ready' || this.agentId !== '';
     this.state = 'closed';
+    this.helloDone();
     clearTimeout(this.helloTimer);
     this.ctx.stats.connections--;
     if (!wasReady) return;

@@ -24,6 +24,8 @@ export const CLOSE = {
   IDENTITY_MISMATCH: 4005,
   REPLACED: 4006,
   RATE_LIMITED: 4008,
+  /** More connections from the peer's address are waiting for their hello than the server allows. */
+  TOO_MANY_PENDING: 4009,
 } as const;
 
 /** Error codes carried by `error` messages and replies (stable, documented). */
@@ -162,6 +164,11 @@ export function parseFrame<T>(schema: z.ZodType<T>, data: string | Buffer): Pars
   } catch (err) {
     return { ok: false, code: 'SOCKHUNT_E_PROTO_JSON', message: `not JSON: ${(err as Error).message.slice(0, 200)}` };
   }
+  return checkMessage(schema, value);
+}
+
+/** Checks a parsed frame against one schema; the first issue as a coded error. */
+export function checkMessage<T>(schema: z.ZodType<T>, value: unknown): ParseResult<T> {
   const r = schema.safeParse(value);
   if (!r.success) {
     const issue = r.error.issues[0];

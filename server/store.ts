@@ -5,7 +5,7 @@ import type { FindingDoc } from '../agent/findings.js';
 import type { Risk } from '../agent/detect/types.js';
 import type { HostFactsWire, AllowRuleWire } from './protocol.js';
 import type { FleetAssessment } from './fleet.js';
-import type { PreparedFinding } from './frames.js';
+import type { PreparedBatch } from './frames.js';
 
 export const FINDING_STATUSES = ['new', 'investigating', 'true_positive', 'false_positive', 'closed'] as const;
 export type FindingStatus = (typeof FINDING_STATUSES)[number];
@@ -168,8 +168,9 @@ export interface ServerStore {
   /**
    * Validated items of one authenticated agent (their host.id already checked), committed in one
    * transaction before the promise resolves. Implementations may commit several agents' batches together.
+   * The batch's documents may be moved to another thread: only its `seqs` and `hostIds` are readable after.
    */
-  ingestBatch(agentId: string, items: readonly PreparedFinding[], now: number): Promise<IngestResult>;
+  ingestBatch(agentId: string, batch: PreparedBatch, now: number): Promise<IngestResult>;
   /**
    * After the fleet changed size (enrolment, revocation, retention): re-scores the findings of destinations
    * whose prevalence modifier changed, about `limit` destinations per call; `more` says whether work is left.

@@ -1,13 +1,12 @@
 // Runs processFrame (JSON parse, zod, document serialisation: the CPU-heavy part of ingest) in worker
 // threads so that the main thread is left with sockets and database writes. Falls back to running inline
 // when workers cannot start (e.g. a single-file executable) or keep dying.
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { singleBinaryPath } from '../agent/package/native.js';
 import { processFrame, type FrameResult } from './frames.js';
 import type { Log } from './ingest.js';
+import { workerEntry } from './worker-entry.js';
 
 export interface FrameValidator {
   readonly workers: number;
@@ -33,19 +32,6 @@ interface Slot {
 
 const MAX_RESTARTS = 5;
 
-/**
- * The worker's entry: from sources (tests, tsx) validator-worker.ts behind the tsx loader; from a bundle,
- * validator-worker.mjs beside it (scripts/build.mjs builds it as a second entry point); else none.
- */
-function workerEntry(): string | URL | null {
-  if (import.meta.url.endsWith('.ts')) {
-    const ts = new URL('./validator-worker.ts', import.meta.url).href;
-    return `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(ts)}); });`;
-  }
-  const js = new URL('./validator-worker.mjs', import.meta.url);
-  return existsSync(fileURLToPath(js)) ? js : null;
-}
-
 /** Default worker count: one per core beyond the main thread's, at least one, at most four. */
 export function defaultValidatorWorkers(): number {
   return Math.max(1, Math.min(4, availableParallelism() - 1));
@@ -54,7 +40,7 @@ export function defaultValidatorWorkers(): number {
 export function workerValidator(count: number, log: Log): FrameValidator {
   // Inside the single binary this module is no file a worker could load (import.meta.url is the executable).
   if (count <= 0 || singleBinaryPath() !== null) return inlineValidator;
-  const entry = workerEntry();
+  const entry = workerEntry(import.meta.url, './validator-worker.ts', 'validator-worker.mjs');
   if (!entry) {
     log('warn', 'frame validation runs inline: validator-worker.mjs is not next to the bundle');
     return inlineValidator;

@@ -13,6 +13,13 @@ import { corrupt, openSqliteFile } from './sqlite-file.js';
 /** `PRAGMA application_id` of a sockhunt server database: "SKHS" (the agent's is "SKHT"). */
 export const SOCKHUNT_SERVER_APPLICATION_ID = 0x534b4853;
 
+/** Page size of a new server database. */
+const PAGE_SIZE = 8192;
+/** WAL size at which a commit checkpoints (SQLite's default is 1000 pages). */
+const WAL_CHECKPOINT_BYTES = 32 * 1024 * 1024;
+/** With `checkpoints: 'elsewhere'`: a bound on the WAL should the checkpointing thread fall behind or stop. */
+const WAL_BACKSTOP_BYTES = 256 * 1024 * 1024;
+
 export function defaultServerDbPath(env: NodeJS.ProcessEnv = process.env): string {
   return join(defaultStateDir(env), 'server.db');
 }
@@ -21,6 +28,11 @@ export interface OpenServerDbOptions {
   busyTimeoutMs?: number;
   quickCheck?: boolean;
   migrations?: readonly Migration[];
+  /**
+   * 'commit' (default): a commit that finds the WAL over 32 MB copies it into the database (SQLite's automatic
+   * checkpoint). 'elsewhere': another connection does (store/server-checkpoint.ts); commits do only past 256 MB.
+   */
+  checkpoints?: 'commit' | 'elsewhere';
 }
 
 
@@ -74,12 +86,21 @@ export function openServerDb(path: string, opts: OpenServerDbOptions = {}): Data
       }
     }
     sqlite.pragma(`busy_timeout = ${busyTimeout}`);
+    // A new file gets 8 KiB pages (before WAL mode fixes the size): ingest dirties about a page per finding in
+    // indexes keyed by random event ids either way, and half as many pages are half the WAL frames to write.
+    // An existing file keeps the page size it was made with.
+    if (state !== 'sqlite') sqlite.pragma(`page_size = ${PAGE_SIZE}`);
     sqlite.pragma('journal_mode = WAL');
     // NORMAL in WAL mode: a commit survives a process crash (kill -9); only a power loss can lose the last ones.
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
     // Ingest looks up random keys (event ids) in large indexes: a 64 MB page cache keeps most of them in memory.
     sqlite.pragma('cache_size = -65536');
+    // Checkpoint when the WAL holds about 32 MB rather than 1000 pages: a page that many commits rewrite (the
+    // end of an index, a host's rows) is then copied into the database once instead of once per commit.
+    const pageSize = sqlite.pragma('page_size', { simple: true }) as number;
+    const checkpointAt = opts.checkpoints === 'elsewhere' ? WAL_BACKSTOP_BYTES : WAL_CHECKPOINT_BYTES;
+    sqlite.pragma(`wal_autocheckpoint = ${Math.max(1000, Math.round(checkpointAt / pageSize))}`);
     runMigrations(sqlite, migrations);
     return sqlite;
   } catch (err) {

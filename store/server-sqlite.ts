@@ -7,7 +7,7 @@ import { RISKS, type Risk } from '../agent/detect/types.js';
 import { RISK_BANDS } from '../agent/detect/common.js';
 import type { FindingDoc } from '../agent/findings.js';
 import type { AllowRuleWire, HostFactsWire } from '../server/protocol.js';
-import type { PreparedFinding } from '../server/frames.js';
+import { decodeBatch, type PreparedBatch, type PreparedFinding } from '../server/frames.js';
 import { assessPrevalence, fleetView, rescore, type FleetParams, DEFAULT_FLEET_PARAMS } from '../server/fleet.js';
 import type {
   AllowRuleInput,
@@ -28,10 +28,22 @@ import type {
   TriagePatch,
 } from '../server/store.js';
 import { openServerDb, type OpenServerDbOptions } from './server-db.js';
+import { ThreadedServerStore } from './server-sqlite-thread.js';
+import { workerEntry } from '../server/worker-entry.js';
+import { singleBinaryPath } from '../agent/package/native.js';
 import { mapSqliteError } from './sqlite-errors.js';
 
 export interface SqliteServerStoreOptions extends OpenServerDbOptions {
   fleet?: FleetParams;
+  /**
+   * Run the store on a thread of its own (store/server-sqlite-thread.ts): what the server does, so that statements,
+   * commits and checkpoints never hold up its sockets. Where no worker can start (inside the single binary, or a
+   * bundle without server-store-worker.mjs) it runs on the caller's thread, and `warn` says so.
+   */
+  thread?: boolean;
+  warn?: (message: string) => void;
+  /** Called after each group commit with what it held (on the store's own thread only: tests, diagnostics). */
+  onGroupCommit?: (info: { batches: number; findings: number }) => void;
 }
 
 interface HostRow {
@@ -105,6 +117,10 @@ const MAX_CACHE = 200_000;
 const MAX_RULES_PER_AGENT = 10_000;
 /** A group commit this large is written at once rather than at the end of the event-loop turn. */
 const MAX_GROUP_ITEMS = 5_000;
+/** A run of seqs is continued by the next ones for this long after it was last continued; then a new run starts. */
+const SEQ_RUN_MS = 3_600_000;
+/** A batch whose seqs spread wider than this many times its size looks its seqs up one by one. */
+const SEQ_SPREAD = 4;
 /** A (destination, host, process) row's last_seen is rewritten at most this often. */
 const TRIPLE_REFRESH_MS = 3_600_000;
 
@@ -123,6 +139,13 @@ function riskRankSql(score: string): string {
 const ADJUSTED = 'round(min(1.0, max(0.0, endpoint_score + @m)), 3)';
 const ENDPOINT_RANK = `CASE endpoint_risk ${RISKS.map((r, i) => `WHEN '${r}' THEN ${i}`).join(' ')} END`;
 
+/** A run of consecutive seqs an agent sent, all stored (store/server-migrations.ts V2). */
+interface SeqRun {
+  lo: number;
+  hi: number;
+  seen_at: number;
+}
+
 interface DestState {
   id: number;
   hosts: number;
@@ -135,7 +158,7 @@ interface Assessment {
 
 interface Pending {
   agentId: string;
-  items: readonly PreparedFinding[];
+  batch: PreparedBatch;
   now: number;
   resolve(r: IngestResult): void;
   reject(err: unknown): void;
@@ -208,12 +231,14 @@ class SqliteServerStore implements ServerStore {
   private recount = false;
   private group: Pending[] = [];
   private groupItems = 0;
+  private readonly touched = new Map<DestState, number>();
   private groupScheduled = false;
 
   constructor(
     private readonly db: Database.Database,
     private readonly path: string,
     private readonly fleetParams: FleetParams,
+    private readonly onGroupCommit?: (info: { batches: number; findings: number }) => void,
   ) {
     this.runTx = db.transaction((fn: () => unknown) => fn());
     const p = <R = unknown>(sql: string) => db.prepare<unknown[], R>(sql);
@@ -239,8 +264,18 @@ class SqliteServerStore implements ServerStore {
       hostNo: p<{ host_no: number }>('SELECT host_no FROM hosts WHERE agent_id = ?'),
       activeHosts: p<{ n: number }>('SELECT count(*) AS n FROM hosts WHERE revoked = 0'),
       allOffline: p('UPDATE hosts SET online = 0 WHERE online = 1'),
-      insertSeq: p('INSERT OR IGNORE INTO seqs_seen (host_no, seq, seen_at) VALUES (?, ?, ?)'),
-      deleteSeq: p('DELETE FROM seqs_seen WHERE host_no = ? AND seq = ?'),
+      // The run holding `lo` (or the last one before it: a run of this batch may continue it), then those starting
+      // up to `hi`.
+      seqRuns: p<SeqRun>(
+        `SELECT * FROM (SELECT lo, hi, seen_at FROM seq_runs WHERE host_no = @h AND lo <= @lo ORDER BY lo DESC LIMIT 1)
+         UNION ALL SELECT lo, hi, seen_at FROM seq_runs WHERE host_no = @h AND lo > @lo AND lo <= @hi`,
+      ),
+      seqRunAt: p<SeqRun>('SELECT lo, hi, seen_at FROM seq_runs WHERE host_no = ? AND lo <= ? ORDER BY lo DESC LIMIT 1'),
+      insertSeqRun: p(
+        `INSERT INTO seq_runs (host_no, lo, hi, seen_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (host_no, lo) DO UPDATE SET hi = max(hi, excluded.hi), seen_at = max(seen_at, excluded.seen_at)`,
+      ),
+      extendSeqRun: p('UPDATE seq_runs SET hi = ?, seen_at = ? WHERE host_no = ? AND lo = ?'),
       destByKey: p<{ dest_id: number; hosts: number; modifier: number }>('SELECT dest_id, hosts, modifier FROM destinations WHERE ip = ? AND port = ? AND transport = ?'),
       insertDest: p<{ dest_id: number }>(
         'INSERT INTO destinations (ip, port, transport, hosts, modifier) VALUES (?, ?, ?, ?, ?) ON CONFLICT (ip, port, transport) DO NOTHING RETURNING dest_id',
@@ -259,7 +294,7 @@ class SqliteServerStore implements ServerStore {
       upsertFinding: p(
         `INSERT INTO findings (event_id, host_no, host_name, hunt_id, detector, techniques, risk_rank, endpoint_risk, score,
            endpoint_score, modifier, dest_id, doc, first_seen, last_seen, count, seq, received_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?)
          ON CONFLICT (event_id) DO UPDATE SET
            host_name = excluded.host_name, hunt_id = excluded.hunt_id, detector = excluded.detector,
            techniques = excluded.techniques, risk_rank = excluded.risk_rank, endpoint_risk = excluded.endpoint_risk,
@@ -295,7 +330,7 @@ class SqliteServerStore implements ServerStore {
       // Per host through findings_agent: no index of its own on last_seen (one B-tree less per finding).
       pruneFindings: p('DELETE FROM findings WHERE host_no IN (SELECT host_no FROM hosts) AND last_seen < ?'),
       pruneAudit: p('DELETE FROM audit WHERE ts < ?'),
-      pruneSeqs: p('DELETE FROM seqs_seen WHERE seen_at < ?'),
+      pruneSeqs: p<{ n: number }>('DELETE FROM seq_runs WHERE seen_at < ? RETURNING hi - lo + 1 AS n'),
       pruneTriples: p('DELETE FROM fleet_destinations WHERE last_seen < ?'),
     };
   }
@@ -472,9 +507,33 @@ class SqliteServerStore implements ServerStore {
       const row = this.s.destByKey.get(ip, port, transport) as { dest_id: number; hosts: number; modifier: number };
       d = { id: row.dest_id, hosts: row.hosts, modifier: row.modifier };
     }
-    if (this.dests.size >= MAX_CACHE) this.dests.clear();
+    if (this.dests.size >= MAX_CACHE) {
+      // (in a group's transaction: what it changed is written first, or a re-read would see the old counts)
+      this.flushTouched();
+      this.dests.clear();
+    }
     this.dests.set(key, d);
     return { d, created };
+  }
+
+  /**
+   * Ingest's change of a destination's host count or modifier: kept in memory at once (the group's later findings
+   * are scored with it) and written once per group by flushTouched, with the modifier its findings had before.
+   */
+  private touch(d: DestState, hosts: number, modifier: number): void {
+    if (hosts === d.hosts && modifier === d.modifier) return;
+    if (!this.touched.has(d)) this.touched.set(d, d.modifier);
+    d.hosts = hosts;
+    d.modifier = modifier;
+  }
+
+  /** Writes the destinations the group touched; those whose modifier moved have their findings re-scored. */
+  private flushTouched(): void {
+    for (const [d, before] of this.touched) {
+      if (d.modifier !== before) this.s.rescoreDest.run({ m: d.modifier, d: d.id });
+      this.s.setDest.run(d.hosts, d.modifier, d.id);
+    }
+    this.touched.clear();
   }
 
   /** Gives a destination's findings a new modifier (only when it changed: usually a threshold was crossed). */
@@ -508,10 +567,10 @@ class SqliteServerStore implements ServerStore {
 
   // ---- ingest ----
 
-  ingestBatch(agentId: string, items: readonly PreparedFinding[], now: number): Promise<IngestResult> {
+  ingestBatch(agentId: string, batch: PreparedBatch, now: number): Promise<IngestResult> {
     return new Promise<IngestResult>((resolve, reject) => {
-      this.group.push({ agentId, items, now, resolve, reject });
-      this.groupItems += items.length;
+      this.group.push({ agentId, batch, now, resolve, reject });
+      this.groupItems += batch.seqs.length;
       if (this.groupItems >= MAX_GROUP_ITEMS) this.commitGroup();
       else if (!this.groupScheduled) {
         this.groupScheduled = true;
@@ -528,8 +587,14 @@ class SqliteServerStore implements ServerStore {
   private commitGroup(): void {
     this.groupScheduled = false;
     const group = this.group;
-    if (group.length === 0 || !this.db.open) return;
+    if (group.length === 0) return;
     this.group = [];
+    if (!this.db.open) {
+      this.groupItems = 0;
+      const closed = new SockhuntError('SOCKHUNT_E_DB_WRITE', `${this.path}: the store is closed`);
+      for (const batch of group) batch.reject(closed);
+      return;
+    }
     this.groupItems = 0;
     const ready: Array<{ batch: Pending; hostNo: number }> = [];
     for (const batch of group) {
@@ -542,11 +607,20 @@ class SqliteServerStore implements ServerStore {
     let results: IngestResult[];
     try {
       const size = this.fleetSize();
-      results = this.tx(() => ready.map((r) => this.ingestOne(r.hostNo, r.batch.items, r.batch.now, size)));
+      results = this.tx(() => {
+        const out = ready.map((r) => this.ingestOne(r.hostNo, decodeBatch(r.batch.batch), r.batch.now, size));
+        this.flushTouched();
+        return out;
+      });
     } catch (err) {
+      // Rolled back: what the caches learned in the transaction (destinations created, hosts on them) is undone too.
+      this.touched.clear();
+      this.dests.clear();
+      this.triples.clear();
       for (const r of ready) r.batch.reject(err);
       return;
     }
+    this.onGroupCommit?.({ batches: ready.length, findings: ready.reduce((n, r) => n + r.batch.batch.seqs.length, 0) });
     ready.forEach((r, i) => r.batch.resolve(results[i]!));
   }
 
@@ -564,8 +638,12 @@ class SqliteServerStore implements ServerStore {
   private ingestOne(hostNo: number, items: readonly PreparedFinding[], now: number, size: number): IngestResult {
     const result: IngestResult = { acked: [], rejected: [], stored: 0, duplicates: 0 };
     const s = this.s;
+    const seqs = this.seqsSeen(hostNo, items);
+    // Seqs of this batch acked (stored, or an older version of what is stored): recorded as runs at the end.
+    const fresh: number[] = [];
+    const inBatch = new Set<number>();
     for (const f of items) {
-      if (s.insertSeq.run(hostNo, f.seq, now).changes === 0) {
+      if (seqs.seen(f.seq) || inBatch.has(f.seq)) {
         // Stored before: the agent resends a batch whose ack it lost.
         result.acked.push(f.seq);
         result.duplicates++;
@@ -589,16 +667,17 @@ class SqliteServerStore implements ServerStore {
         f.score, modifier, d.id, f.doc, f.firstSeen, f.lastSeen, f.count, f.seq, now, now,
       ).changes;
       if (changed === 0) {
-        if (created) this.applyModifier(d, 0, 0);
+        if (created) this.touch(d, 0, 0);
         const owner = s.findingOwner.get(f.eventId) as { host_no: number } | undefined;
         if (owner && owner.host_no !== hostNo) {
-          // An event id is global: one agent never overwrites another's finding.
-          s.deleteSeq.run(hostNo, f.seq);
+          // An event id is global: one agent never overwrites another's finding. (Its seq is not recorded.)
           result.rejected.push({ seq: f.seq, code: 'SOCKHUNT_E_PROTO_IDENTITY', message: `event.id ${f.eventId} belongs to another host` });
         } else {
           // An older or identical version of what is stored.
           result.acked.push(f.seq);
           result.duplicates++;
+          fresh.push(f.seq);
+          inBatch.add(f.seq);
         }
         continue;
       }
@@ -608,11 +687,68 @@ class SqliteServerStore implements ServerStore {
         this.triples.set(tripleKey, Math.max(written ?? 0, f.lastSeen));
       }
       // One more host on this destination, or a modifier left from before the fleet changed size.
-      if (!created && (newHost || modifier !== d.modifier)) this.applyModifier(d, hosts, modifier);
+      if (!created && (newHost || modifier !== d.modifier)) this.touch(d, hosts, modifier);
       result.acked.push(f.seq);
       result.stored++;
+      fresh.push(f.seq);
+      inBatch.add(f.seq);
     }
+    this.recordSeqs(hostNo, fresh, seqs.before, now);
     return result;
+  }
+
+  /**
+   * Which of a batch's seqs were stored before (by their runs), and the run just before its first seq (one of this
+   * batch's runs may continue it). A batch of consecutive seqs — what agents send — is one statement.
+   */
+  private seqsSeen(hostNo: number, items: readonly PreparedFinding[]): { seen(seq: number): boolean; before: SeqRun | undefined } {
+    let lo = Number.MAX_SAFE_INTEGER;
+    let hi = 0;
+    for (const f of items) {
+      if (f.seq < lo) lo = f.seq;
+      if (f.seq > hi) hi = f.seq;
+    }
+    if (hi - lo < SEQ_SPREAD * items.length) {
+      const runs = this.s.seqRuns.all({ h: hostNo, lo, hi }) as SeqRun[];
+      let before: SeqRun | undefined;
+      for (const r of runs) if (r.lo <= lo && (!before || r.lo > before.lo)) before = r;
+      return { seen: (seq) => runs.some((r) => seq >= r.lo && seq <= r.hi), before };
+    }
+    // Seqs far apart: each looked up on its own (the runs between them could be many).
+    const at = (seq: number): SeqRun | undefined => this.s.seqRunAt.get(hostNo, seq) as SeqRun | undefined;
+    return {
+      seen: (seq) => {
+        const r = at(seq);
+        return r !== undefined && seq <= r.hi;
+      },
+      before: at(lo),
+    };
+  }
+
+  /** Records a batch's acked seqs as runs, the first continuing `before` when it follows it and is recent. */
+  private recordSeqs(hostNo: number, seqs: number[], before: SeqRun | undefined, now: number): void {
+    if (seqs.length === 0) return;
+    seqs.sort((a, b) => a - b);
+    let lo = seqs[0]!;
+    let prev = lo;
+    const write = (a: number, b: number): void => {
+      if (before && before.hi + 1 === a && before.seen_at >= now - SEQ_RUN_MS) {
+        this.s.extendSeqRun.run(b, Math.max(now, before.seen_at), hostNo, before.lo);
+        before.hi = b;
+      } else {
+        this.s.insertSeqRun.run(hostNo, a, b, now);
+      }
+    };
+    for (let i = 1; i < seqs.length; i++) {
+      const seq = seqs[i]!;
+      if (seq === prev + 1) {
+        prev = seq;
+        continue;
+      }
+      write(lo, prev);
+      lo = prev = seq;
+    }
+    write(lo, prev);
   }
 
   // ---- findings ----
@@ -824,7 +960,7 @@ class SqliteServerStore implements ServerStore {
     const result = this.tx(() => ({
       findings: this.s.pruneFindings.run(cutoff).changes,
       audit: this.s.pruneAudit.run(cutoff).changes,
-      seqs: this.s.pruneSeqs.run(now - seqRetentionMs).changes,
+      seqs: (this.s.pruneSeqs.all(now - seqRetentionMs) as Array<{ n: number }>).reduce((sum, r) => sum + r.n, 0),
       destinations: this.s.pruneTriples.run(cutoff).changes,
     }));
     if (result.destinations > 0) {
@@ -842,6 +978,17 @@ class SqliteServerStore implements ServerStore {
 
 /** Opens the server store at `path` (created when absent). Errors are SOCKHUNT_E_DB_*; the file is left as it was. */
 export function openSqliteServerStore(path: string, opts: SqliteServerStoreOptions = {}): ServerStore {
+  // Checks, pragmas and migrations happen here, on the caller's thread, so that their errors are thrown here.
   const db = openServerDb(path, opts);
-  return new SqliteServerStore(db, db.name, opts.fleet ?? DEFAULT_FLEET_PARAMS);
+  // Inside the single binary no module is a file a worker could load: the store stays on this thread.
+  if (opts.thread && singleBinaryPath() === null) {
+    const entry = workerEntry(import.meta.url, './server-sqlite-worker.ts', 'server-store-worker.mjs');
+    if (entry) {
+      const file = db.name;
+      db.close();
+      return new ThreadedServerStore(entry, { path: file, busyTimeoutMs: opts.busyTimeoutMs, fleet: opts.fleet });
+    }
+    opts.warn?.('the database runs on the main thread: server-store-worker.mjs is not next to the bundle');
+  }
+  return new SqliteServerStore(db, db.name, opts.fleet ?? DEFAULT_FLEET_PARAMS, opts.onGroupCommit);
 }

@@ -7,6 +7,7 @@ import { openSqliteServerStore } from '../../store/server-sqlite.js';
 import { defaultServerDbPath } from '../../store/server-db.js';
 import { resolveSecret, type ResolvedSecret } from '../../server/auth.js';
 import { parseListen, startServer } from '../../server/main.js';
+import { DEFAULT_MAX_PENDING_PER_IP } from '../../server/app.js';
 import type { Log } from '../../server/ingest.js';
 import type { ServerStore } from '../../server/store.js';
 import { stopSignal } from './runtime.js';
@@ -60,7 +61,8 @@ function announce(io: CommandIo, what: string, flag: string, env: string, s: Res
 export const serverCommand: Command = {
   name: 'server',
   summary: 'Run the aggregation server: agents stream findings to it; REST API and web page for analysts.',
-  usage: 'sockhunt server [--listen 127.0.0.1:8700] [--db PATH] [--enroll-secret S] [--api-token T] [--tls-cert F --tls-key F] [--retention 90d]',
+  usage:
+    'sockhunt server [--listen 127.0.0.1:8700] [--db PATH] [--enroll-secret S] [--api-token T] [--tls-cert F --tls-key F] [--retention 90d] [--max-pending-per-ip 256]',
   options: {
     listen: { type: 'string', description: 'address to listen on (default 127.0.0.1:8700; :8700 for all interfaces)', valueName: 'HOST:PORT' },
     db: { type: 'string', description: 'server database (default: $SOCKHUNT_HOME/server.db)', valueName: 'PATH' },
@@ -77,6 +79,11 @@ export const serverCommand: Command = {
     'tls-cert': { type: 'string', description: 'PEM certificate: serve https and wss (needs --tls-key)', valueName: 'FILE' },
     'tls-key': { type: 'string', description: 'PEM private key of --tls-cert', valueName: 'FILE' },
     retention: { type: 'string', description: 'keep findings and audit entries this long (default 90d; kept for later runs)', valueName: 'DURATION' },
+    'max-pending-per-ip': {
+      type: 'string',
+      description: `connections from one address that may wait for their hello at once; more are closed 4009 (default ${DEFAULT_MAX_PENDING_PER_IP})`,
+      valueName: 'N',
+    },
   },
   async run(values, _positionals, io) {
     const listen = parseListen((values.listen as string | undefined) ?? '127.0.0.1:8700');
@@ -89,13 +96,19 @@ export const serverCommand: Command = {
     for (const [name, v] of [['enroll-secret', enrollGiven], ['api-token', tokenGiven]] as const) {
       if (v !== undefined && (v.length < 16 || v.length > 256)) throw new SockhuntError('SOCKHUNT_E_USAGE', `--${name} must be 16 to 256 characters`);
     }
+    const pendingGiven = values['max-pending-per-ip'] as string | undefined;
+    const maxPendingPerIp = pendingGiven === undefined ? undefined : Number(pendingGiven);
+    if (maxPendingPerIp !== undefined && (!/^\d{1,7}$/.test(pendingGiven!) || maxPendingPerIp < 1)) {
+      throw new SockhuntError('SOCKHUNT_E_USAGE', `--max-pending-per-ip takes a whole number from 1 to 9999999, not ${JSON.stringify(pendingGiven)}`);
+    }
     const dbPath = (values.db as string | undefined) ?? defaultServerDbPath();
-    const store = openSqliteServerStore(dbPath);
+    const log = stderrLog(io);
+    // The database gets a thread of its own: commits and checkpoints never hold up the agents' sockets.
+    const store = openSqliteServerStore(dbPath, { thread: true, warn: (message) => log('warn', message) });
     try {
       const retentionMs = await resolveRetention(store, values.retention);
       const enroll = await resolveSecret(store, 'enroll_secret', enrollGiven);
       const api = await resolveSecret(store, 'api_token', tokenGiven);
-      const log = stderrLog(io);
       const running = await startServer(
         {
           store,
@@ -103,6 +116,7 @@ export const serverCommand: Command = {
           apiTokenHash: api.hash,
           ...(tls ? { tls } : {}),
           retentionMs,
+          ...(maxPendingPerIp !== undefined ? { maxPendingPerIp } : {}),
           log,
           version: VERSION,
         },

@@ -4,8 +4,11 @@
 // 2. Peak ingest: 200 agents stream batches of 100 findings (2 in flight each, BENCH_WINDOW); findings acked per second
 //    (an ack is sent only after the batch's commit), checked against the rows in the database.
 // 3. Ack latency at half the peak rate: 200 agents pacing batches of 100; p50/p99/max.
-// The server runs in this process, the agents in a child (child_process, killed by pid). Loopback only;
-// each phase is bounded to 60 s.
+// The server runs in this process (its database on a thread of its own, as `sockhunt server` runs it), the agents
+// in a child (child_process, killed by pid). Loopback only; each phase is bounded to 60 s.
+// BENCH_PHASES=peak,idle,latency (default all); BENCH_RATE: the paced rate when peak is skipped; BENCH_WINDOW: batches
+// in flight per agent at peak (2); BENCH_VALIDATE_WORKERS: validation workers (default: the server's);
+// BENCH_LOAD_PROF=DIR: CPU profile of the load generator.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -32,8 +35,8 @@ interface Running {
 async function startServer(): Promise<Running> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sockhunt-bench-server-'));
   const dbPath = path.join(dir, 'server.db');
-  const store = openSqliteServerStore(dbPath);
-  const app = buildServer({ store, enrollSecret: SECRET, apiToken: 'bench-api-token-0123456789', pingIntervalMs: 10_000 });
+  const store = openSqliteServerStore(dbPath, { thread: true });
+  const app = buildServer({ store, enrollSecret: SECRET, apiToken: 'bench-api-token-0123456789', pingIntervalMs: 10_000, ...(process.env.BENCH_VALIDATE_WORKERS ? { validateWorkers: Number(process.env.BENCH_VALIDATE_WORKERS) } : {}) });
   await new Promise<void>((resolve) => app.server.listen(0, '127.0.0.1', resolve));
   const { port } = app.server.address() as AddressInfo;
   return { app, store, dbPath, url: `ws://127.0.0.1:${port}/ws`, dir };
@@ -55,7 +58,7 @@ type Report = Record<string, unknown> & { type: string };
 function runLoad(args: Record<string, unknown>, onReport: (r: Report) => void = () => undefined): Promise<Report> {
   const child: ChildProcess = spawn(
     'bash',
-    ['-c', 'ulimit -n 20000 && exec "$0" "$@"', process.execPath, '--import', 'tsx', LOAD, JSON.stringify({ secret: SECRET, connectConcurrency: 100, ...args })],
+    ['-c', 'ulimit -n 20000 && exec "$0" "$@"', process.execPath, ...(process.env.BENCH_LOAD_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_LOAD_PROF}`] : []), '--import', 'tsx', LOAD, JSON.stringify({ secret: SECRET, connectConcurrency: 100, ...args })],
     { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
   );
   return new Promise<Report>((resolve, reject) => {

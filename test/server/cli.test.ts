@@ -5,7 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { tempDir } from './helpers.js';
+import { CLOSE } from '../../server/protocol.js';
+import { TestClient, tempDir } from './helpers.js';
 
 const ENTRY = fileURLToPath(new URL('./fixtures/server-cli.ts', import.meta.url));
 const children: ChildProcess[] = [];
@@ -101,5 +102,24 @@ describe('sockhunt server', () => {
     expect(await tls.exited).toBe(2);
     const short = run(['--api-token', 'short', '--db', path.join(tmp.dir, 's.db')]);
     expect(await short.exited).toBe(2);
+    for (const n of ['0', '-1', '1.5', 'many']) {
+      const pending = run([`--max-pending-per-ip=${n}`, '--db', path.join(tmp.dir, 's.db')]);
+      expect(await pending.exited).toBe(2);
+      expect(pending.err()).toContain('--max-pending-per-ip takes a whole number');
+    }
+  });
+
+  it('limits connections waiting for hello per address with --max-pending-per-ip', async () => {
+    tmp = tempDir();
+    const r = run(['--listen', '127.0.0.1:0', '--db', path.join(tmp.dir, 's.db'), '--max-pending-per-ip', '1']);
+    const url = (await listening(r)).replace(/^http/, 'ws');
+    const first = new TestClient(`${url}/ws`);
+    await first.opened;
+    const second = new TestClient(`${url}/ws`);
+    expect((await second.closed).code).toBe(CLOSE.TOO_MANY_PENDING);
+    first.close();
+    r.child.kill('SIGTERM');
+    expect(await r.exited).toBe(0);
+    expect(r.err()).toContain('too many from one address are waiting for hello');
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { processFrame } from '../../server/frames.js';
+import { decodeBatch, processFrame, type FrameResult, type PreparedFinding } from '../../server/frames.js';
 import { finding } from './helpers.js';
 
 const agentId = randomUUID();
@@ -9,24 +9,30 @@ function batch(findings: unknown[], space?: number): string {
   return JSON.stringify({ type: 'findings', items: findings.map((f, i) => ({ seq: i + 1, finding: f })) }, null, space);
 }
 
+function itemsOf(r: FrameResult): PreparedFinding[] {
+  if (r.kind !== 'findings') throw new Error(`${r.kind}: ${JSON.stringify(r)}`);
+  return decodeBatch(r.batch);
+}
+
+const text = (doc: Uint8Array): string => Buffer.from(doc).toString('utf8');
+
 describe('processFrame', () => {
   it('prepares each finding with its columns and its document text', () => {
     const docs = [finding({ agentId, ip: '198.51.100.1', technique: 'T1571' }), finding({ agentId: agentId.toUpperCase(), ip: '198.51.100.2' })];
-    const r = processFrame(batch(docs));
-    expect(r.kind).toBe('findings');
-    if (r.kind !== 'findings') return;
-    expect(r.items[0]).toMatchObject({ seq: 1, eventId: docs[0]!.event.id, hostId: agentId, destIp: '198.51.100.1', techniques: ',T1571,', process: 'curl', count: 1 });
-    expect(r.items[1]!.hostId).toBe(agentId);
-    expect(JSON.parse(r.items[0]!.doc)).toEqual(docs[0]);
+    for (const frame of [batch(docs), Buffer.from(batch(docs)), Buffer.from(batch(docs, 2))]) {
+      const items = itemsOf(processFrame(frame));
+      expect(items[0]).toMatchObject({ seq: 1, eventId: docs[0]!.event.id, hostId: agentId, destIp: '198.51.100.1', techniques: ',T1571,', process: 'curl', count: 1 });
+      expect(items[1]!.hostId).toBe(agentId);
+      expect(JSON.parse(text(items[0]!.doc))).toEqual(docs[0]);
+      expect(JSON.parse(text(items[1]!.doc))).toEqual(docs[1]);
+    }
   });
 
   it('stores the document without the fields only the server sets, and without unknown keys', () => {
     const extra = { ...finding({ agentId }), injected: { a: 1 } };
     (extra.hunt as any).fleet = { hosts: 1, prevalence: 1, modifier: 0, reason: 'agent said so' };
     (extra.hunt as any).endpoint_risk = 'Low';
-    const r = processFrame(batch([extra], 2));
-    if (r.kind !== 'findings') throw new Error(r.kind);
-    const doc = JSON.parse(r.items[0]!.doc);
+    const doc = JSON.parse(text(itemsOf(processFrame(Buffer.from(batch([extra], 2))))[0]!.doc));
     expect(doc).not.toHaveProperty('injected');
     expect(doc.hunt).not.toHaveProperty('fleet');
     expect(doc.hunt).not.toHaveProperty('endpoint_risk');
@@ -34,9 +40,7 @@ describe('processFrame', () => {
 
   it('keeps strings with quotes, braces and colons intact', () => {
     const tricky = finding({ agentId, evidence: [{ summary: 'a "quoted" {brace} [bracket] key:value \\ end', 'we:ird': 'x' }] });
-    const r = processFrame(batch([tricky]));
-    if (r.kind !== 'findings') throw new Error(r.kind);
-    expect(JSON.parse(r.items[0]!.doc)).toEqual(tricky);
+    expect(JSON.parse(text(itemsOf(processFrame(Buffer.from(batch([tricky]))))[0]!.doc))).toEqual(tricky);
   });
 
   it('classifies other frames', () => {

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
 import type { FindingDoc } from '../../agent/findings.js';
 import { buildServer, type ServerOptions, type SockhuntServer } from '../../server/app.js';
-import { openSqliteServerStore } from '../../store/server-sqlite.js';
+import { openSqliteServerStore, type SqliteServerStoreOptions } from '../../store/server-sqlite.js';
 import type { ServerStore } from '../../server/store.js';
 import type { ServerMessage } from '../../server/protocol.js';
 
@@ -30,10 +30,12 @@ export function tempDir(): { dir: string; remove(): void } {
   return { dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
-export async function startTestServer(opts: Partial<ServerOptions> = {}, dbPath?: string): Promise<TestServer> {
+export async function startTestServer(opts: Partial<ServerOptions> = {}, dbPath?: string, storeOpts: SqliteServerStoreOptions = {}): Promise<TestServer> {
   const tmp = tempDir();
   const file = dbPath ?? path.join(tmp.dir, 'server.db');
-  const store = opts.store ?? openSqliteServerStore(file);
+  const store = opts.store ?? openSqliteServerStore(file, storeOpts);
+  // A store on its own thread answers once that thread has started (as `sockhunt server` waits for its settings).
+  await store.activeHostCount();
   // Inline validation unless a test asks for workers: each worker costs a tsx start-up.
   const app = buildServer({ apiToken: API_TOKEN, enrollSecret: ENROLL_SECRET, validateWorkers: 0, ...opts, store });
   await new Promise<void>((resolve) => app.server.listen(0, '127.0.0.1', resolve));

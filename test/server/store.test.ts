@@ -9,7 +9,7 @@ import { openServerDb, SOCKHUNT_SERVER_APPLICATION_ID, defaultServerDbPath } fro
 import { SERVER_SCHEMA_VERSION } from '../../store/server-migrations.js';
 import { openSqliteServerStore } from '../../store/server-sqlite.js';
 import { hashSecret, resolveSecret, secretMatches } from '../../server/auth.js';
-import { prepareFinding } from '../../server/frames.js';
+import { encodeBatch, prepareFinding } from '../../server/frames.js';
 import { HOST_FACTS, finding, tempDir } from './helpers.js';
 
 let tmp: ReturnType<typeof tempDir>;
@@ -72,7 +72,7 @@ describe('retention', () => {
     await store.enrollHost({ agentId, facts: HOST_FACTS, agentVersion: 't', tokenHash: hashSecret('t'), now: now - 100 * day }, { who: 't', action: 'host.enroll', target: agentId });
     const old = prepareFinding(1, finding({ agentId, ip: '198.51.100.1', lastSeen: new Date(now - 95 * day).toISOString() }));
     const fresh = prepareFinding(2, finding({ agentId, ip: '198.51.100.2', lastSeen: new Date(now - day).toISOString() }));
-    await store.ingestBatch(agentId, [{ ...old, firstSeen: old.lastSeen }, { ...fresh, firstSeen: fresh.lastSeen }], now - 95 * day);
+    await store.ingestBatch(agentId, encodeBatch([{ ...old, firstSeen: old.lastSeen }, { ...fresh, firstSeen: fresh.lastSeen }]), now - 95 * day);
     await store.audit({ who: 't', action: 'old', target: null }, now - 91 * day);
     const r = await store.prune(now, 90 * day, 7 * day);
     expect(r).toEqual({ findings: 1, audit: 2, seqs: 2, destinations: 1 });
