@@ -1,7 +1,7 @@
 // Drafts from the detectors become findings: one per detector, process and destination (or the detector's
 // group) per suppression window. A repeat updates count, last seen and, when higher, risk; it keeps event.id
 // and hunt.id. Nothing floods the store: a scan that makes 10,000 sockets is one finding with a count.
-import { randomUUID } from 'node:crypto';
+import { newEventId } from '../store/event-id.js';
 import type { FindingsStore, FindingRecord } from '../store/findings.js';
 import type { FindingDraft, Risk } from './detect/types.js';
 import { RISKS } from './detect/types.js';
@@ -53,7 +53,7 @@ export class FindingRecorder {
         out.push({ doc, isNew: false });
         continue;
       }
-      const eventId = randomUUID();
+      const eventId = newEventId(now);
       const huntId = this.store.nextHuntId(new Date(now));
       const doc = buildFindingDoc(draft, { eventId, huntId, host: this.host, firstSeen: now, lastSeen: now, count: 1, now });
       const record = this.store.insert({

@@ -1,6 +1,6 @@
 // Persisted findings and the hunt id sequence. A finding keeps its event id for life; repeats within the
 // suppression window update its count and last_seen (the caller decides the window and the dedupe key).
-import { randomUUID } from 'node:crypto';
+import { newEventId } from './event-id.js';
 import type { Transport } from '../collectors/types.js';
 import { RISKS, type Confidence, type ProcessKey, type Risk } from '../agent/detect/types.js';
 import type { AgentDb } from './db.js';
@@ -138,7 +138,7 @@ export class FindingsStore {
   insert(finding: NewFinding): FindingRecord {
     const record: FindingRecord = {
       ...finding,
-      eventId: finding.eventId ?? randomUUID(),
+      eventId: finding.eventId ?? newEventId(finding.firstSeen),
       updatedAt: finding.updatedAt ?? finding.lastSeen,
     };
     this.db.transaction(() =>

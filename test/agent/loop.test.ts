@@ -1,4 +1,5 @@
 // The loop end to end over a scripted socket table (real store, real detectors): learning, then hunting.
+import { eventIdTime } from '../../store/event-id.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -70,6 +71,7 @@ describe('AgentLoop', () => {
     let t = Date.now();
     const ids = new Set<string>();
     let last = 0;
+    const firstSample = t + 1000;
     for (let i = 0; i < 5; i++) {
       c.rows = [conn({ exe: '/tmp/.x/implant', dst: '198.51.100.66', dport: 4444, sport: 42000 + i })];
       for (const f of (await hunt.sample((t += 1000))).findings) {
@@ -80,6 +82,9 @@ describe('AgentLoop', () => {
     }
     expect(ids.size).toBe(1);
     expect([...ids][0]).toMatch(/^[0-9a-f-]{36} TH-HUNTIN-\d{8}-\d{4}$/);
+    // a UUIDv7 whose time is the sample's that first saw it (time-ordered ids keep the server's index appending)
+    expect([...ids][0]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab]/);
+    expect(eventIdTime([...ids][0]!.split(' ')[0]!)).toBe(firstSample);
     expect(last).toBe(5);
     expect(s.findings.list({}).filter((f) => f.detector === 'nonstandard-port')).toHaveLength(1);
     s.close();

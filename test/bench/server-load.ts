@@ -5,6 +5,7 @@
 import { randomFillSync, randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
+import { newEventId } from '../../store/event-id.js';
 
 interface Args {
   mode: 'stream' | 'idle';
@@ -165,7 +166,7 @@ function sendBatch(agent: Agent): void {
     const common = seq % 10 < 3;
     const ip = common ? `203.0.${(seq >> 3) % 2}.${(seq * 7) % 250}` : `100.${64 + (agent.index % 64)}.${(seq >> 8) % 250}.${seq % 250}`;
     at += buf.write(`${i > 0 ? ',' : ''}{"seq":${seq},"finding":`, at, 'latin1');
-    at = agent.make.write(buf, at, randomUUID(), seq, ip, common ? 443 : 4444, now);
+    at = agent.make.write(buf, at, newEventId(), seq, ip, common ? 443 : 4444, now);
     buf[at++] = 0x7d; // }
   }
   buf.set(BATCH_CLOSE, at);
@@ -176,15 +177,17 @@ function sendBatch(agent: Agent): void {
 
 let onAck: (agent: Agent) => void = () => undefined;
 
+const RANDOM_MASK = process.env.BENCH_RANDOM_MASK === '1';
 const masks = Buffer.alloc(4096);
 let maskAt = masks.length;
 
 /**
- * Sends `buf[start, start + len)` (UTF-8 JSON, written after HEAD_ROOM spare bytes) as a text frame as ws would —
- * FIN, opcode text, masked with a fresh random key — but masks four bytes at a time: ws's client masks byte by
- * byte in JavaScript (its native helper, bufferutil, is not installed), which was about 40% of this process's
- * CPU, taken from the two cores the server under test shares with it. The server receives the same bytes either
- * way. Writes to the socket ws holds (it writes its pongs there too, each frame whole). Findings batches only.
+ * Sends `buf[start, start + len)` (UTF-8 JSON, written after HEAD_ROOM spare bytes) as a text frame as the agent's
+ * ws client does — FIN, opcode text, masked with an all-zero key (agent/transport.ts `generateMask`), so neither
+ * side has bytes to mask. BENCH_RANDOM_MASK=1: a fresh random key per frame instead, as a browser would send, masked
+ * here four bytes at a time (ws's JavaScript fallback masks byte by byte, which took about 40% of this process's
+ * CPU from the two cores the server shares with it). Writes to the socket ws holds (it writes its pongs there too,
+ * each frame whole). Findings batches only.
  */
 function sendFrame(ws: WebSocket, buf: Buffer, start: number, len: number): void {
   const head = len < 126 ? 6 : len < 65536 ? 8 : 14;
@@ -198,6 +201,11 @@ function sendFrame(ws: WebSocket, buf: Buffer, start: number, len: number): void
     buf[h + 1] = 0x80 | 127;
     buf.writeUInt32BE(Math.floor(len / 2 ** 32), h + 2);
     buf.writeUInt32BE(len >>> 0, h + 6);
+  }
+  if (!RANDOM_MASK) {
+    buf.fill(0, start - 4, start);
+    (ws as unknown as { _socket: Socket })._socket.write(buf.subarray(h, start + len));
+    return;
   }
   if (maskAt === masks.length) {
     randomFillSync(masks);

@@ -1,3 +1,4 @@
+import { eventIdTime } from '../../store/event-id.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { openAgentDb, type AgentDb } from '../../store/db.js';
@@ -78,7 +79,8 @@ describe('findings', () => {
   it('inserts, finds an open one within the suppression window, and updates it keeping the event id', () => {
     const findings = new FindingsStore(db);
     const inserted = findings.insert(finding());
-    expect(inserted.eventId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(inserted.eventId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7/); // UUIDv7 of its first sighting
+    expect(eventIdTime(inserted.eventId)).toBe(1_000);
     expect(findings.findOpen(inserted.dedupeKey, 500)?.eventId).toBe(inserted.eventId);
     expect(findings.findOpen(inserted.dedupeKey, 1_001)).toBeNull();
     expect(findings.findOpen('other', 0)).toBeNull();

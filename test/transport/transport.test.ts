@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { X509Certificate, createHash } from 'node:crypto';
+import net, { type AddressInfo } from 'node:net';
 import { openAgentStore, type AgentStore } from '../../store/index.js';
 import { Outbox } from '../../store/outbox.js';
 import { AgentIdentityStore } from '../../store/agent-identity.js';
@@ -328,5 +329,53 @@ describe('transport over TLS', () => {
     bad.transport.start();
     await until('the failure logged', () => bad.logs.some((l) => l.startsWith('cannot connect to the server')), 30_000, 20);
     expect(hellos).toBe(0);
+  });
+});
+
+describe('frames on the wire', () => {
+  it('are masked with an all-zero key: the JSON goes out as it is, and the server has nothing to unmask', async () => {
+    // A bare TCP listener that answers the upgrade and keeps the bytes of the first frame (the hello).
+    const first = new Promise<Buffer>((resolve, reject) => {
+      const srv = net.createServer((sock) => {
+        let buf = Buffer.alloc(0);
+        let upgraded = false;
+        sock.on('error', () => undefined);
+        sock.on('data', (chunk) => {
+          buf = Buffer.concat([buf, chunk]);
+          if (!upgraded) {
+            const end = buf.indexOf('\r\n\r\n');
+            if (end < 0) return;
+            const key = /sec-websocket-key: *(\S+)/i.exec(buf.subarray(0, end).toString('latin1'))?.[1] ?? '';
+            const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+            sock.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+            upgraded = true;
+            buf = buf.subarray(end + 4);
+          }
+          if (buf.length < 2) return;
+          const len7 = buf[1]! & 0x7f;
+          const head = len7 < 126 ? 2 : len7 === 126 ? 4 : 10;
+          if (buf.length < head + 4) return;
+          const len = len7 < 126 ? len7 : len7 === 126 ? buf.readUInt16BE(2) : Number(buf.readBigUInt64BE(2));
+          if (buf.length < head + 4 + len) return;
+          resolve(buf.subarray(0, head + 4 + len));
+          sock.destroy();
+        });
+      });
+      srv.on('error', reject);
+      srv.listen(0, '127.0.0.1', () => {
+        const port = (srv.address() as AddressInfo).port;
+        cleanups.push(() => new Promise<void>((r) => srv.close(() => r())));
+        const a = agent(`ws://127.0.0.1:${port}`);
+        a.transport.start();
+      });
+    });
+    const frame = await first;
+    expect(frame[0]).toBe(0x81); // FIN, text
+    expect(frame[1]! & 0x80).toBe(0x80); // masked, as RFC 6455 asks of a client
+    const len7 = frame[1]! & 0x7f;
+    const head = len7 < 126 ? 2 : len7 === 126 ? 4 : 10;
+    expect([...frame.subarray(head, head + 4)]).toEqual([0, 0, 0, 0]);
+    const hello = JSON.parse(frame.subarray(head + 4).toString('utf8')) as { type: string };
+    expect(hello.type).toBe('hello');
   });
 });
