@@ -265,6 +265,21 @@ function hasEscape(b: Uint8Array, start: number, end: number): boolean {
   return false;
 }
 
+// The key of the member memberValue read last (module state: no object per member on this hot path).
+let keyStart = 0;
+let keyEnd = 0;
+
+/** `b[i]` starts an object member `"key": value` with an unescaped key: where its value starts, or -1. */
+function memberValue(b: Uint8Array, i: number): number {
+  if (b[i] !== QUOTE) return -1;
+  const ke = stringEnd(b, i);
+  if (ke < 0 || hasEscape(b, i, ke)) return -1;
+  keyStart = i;
+  keyEnd = ke;
+  const c = skipWs(b, ke);
+  return b[c] === COLON ? skipWs(b, c + 1) : -1;
+}
+
 /** The items array at `b[i]`: each item's finding span, and the index after the array. */
 function itemSpans(b: Uint8Array, i: number, count: number): { spans: Int32Array; end: number } | null {
   if (b[i] !== LBRACKET) return null;
@@ -279,14 +294,9 @@ function itemSpans(b: Uint8Array, i: number, count: number): { spans: Int32Array
     i = skipWs(b, i + 1);
     if (b[i] === RBRACE) return null;
     for (;;) {
-      if (b[i] !== QUOTE) return null;
-      const ks = i;
-      const ke = stringEnd(b, i);
-      if (ke < 0 || hasEscape(b, ks, ke)) return null;
-      i = skipWs(b, ke);
-      if (b[i] !== COLON) return null;
-      const vs = skipWs(b, i + 1);
-      const isFinding = keyIs(b, ks, ke, FINDING);
+      const vs = memberValue(b, i);
+      if (vs < 0) return null;
+      const isFinding = keyIs(b, keyStart, keyEnd, FINDING);
       const ve = valueEnd(b, vs);
       if (ve < 0) return null;
       if (isFinding) {
@@ -356,15 +366,10 @@ export function findingSpans(b: Uint8Array, count: number): Int32Array | null {
   i = skipWs(b, i + 1);
   if (b[i] === RBRACE) return null;
   for (;;) {
-    if (b[i] !== QUOTE) return null;
-    const ks = i;
-    const ke = stringEnd(b, i);
-    if (ke < 0 || hasEscape(b, ks, ke)) return null;
-    i = skipWs(b, ke);
-    if (b[i] !== COLON) return null;
-    const vs = skipWs(b, i + 1);
+    const vs = memberValue(b, i);
+    if (vs < 0) return null;
     let ve: number;
-    if (keyIs(b, ks, ke, ITEMS)) {
+    if (keyIs(b, keyStart, keyEnd, ITEMS)) {
       // Each occurrence is read (the last one is the one JSON.parse kept).
       const r = itemSpans(b, vs, count);
       if (!r) return null;
