@@ -48,10 +48,21 @@ export class FindingRecorder {
           count: existing.count + 1,
           now,
         });
-        this.store.update(existing.eventId, { count: existing.count + 1, lastSeen: now, doc, risk: best.risk, confidence: best.confidence, score: best.score, updatedAt: now });
-        this.open.set(key, { ...existing, count: existing.count + 1, lastSeen: now, risk: best.risk, confidence: best.confidence, score: best.score, doc });
-        out.push({ doc, isNew: false });
-        continue;
+        const updated = this.store.update(existing.eventId, {
+          count: existing.count + 1,
+          lastSeen: now,
+          doc,
+          risk: best.risk,
+          confidence: best.confidence,
+          score: best.score,
+          updatedAt: now,
+        });
+        if (updated) {
+          this.remember(key, { ...existing, count: existing.count + 1, lastSeen: now, risk: best.risk, confidence: best.confidence, score: best.score, doc });
+          out.push({ doc, isNew: false });
+          continue;
+        }
+        // Its row is gone (retention, a hand edit): this is a new finding.
       }
       const eventId = newEventId(now);
       const huntId = this.store.nextHuntId(new Date(now));
@@ -73,12 +84,25 @@ export class FindingRecorder {
         dedupeKey: key,
         doc,
       });
-      this.open.set(key, record);
+      this.remember(key, record);
       out.push({ doc, isNew: true });
     }
     if (this.open.size > 10_000) {
       for (const [k, r] of this.open) if (r.lastSeen < now - this.suppressionMs) this.open.delete(k);
     }
     return out;
+  }
+
+  /**
+   * Caches a finding as the sample's transaction wrote it, and undoes that if the transaction rolls back: else a
+   * repeat would update a row that was never kept, and the finding would reach neither the store nor the outbox.
+   */
+  private remember(key: string, record: FindingRecord): void {
+    const before = this.open.get(key);
+    this.open.set(key, record);
+    this.store.onRollback(() => {
+      if (before) this.open.set(key, before);
+      else this.open.delete(key);
+    });
   }
 }

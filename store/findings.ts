@@ -130,6 +130,11 @@ export class FindingsStore {
     return row ? fromRow(row) : null;
   }
 
+  /** Runs `hook` if the enclosing transaction rolls back (see AgentDb.onRollback). */
+  onRollback(hook: () => void): void {
+    this.db.onRollback(hook);
+  }
+
   get(eventId: string): FindingRecord | null {
     const row = this.getStmt.get(eventId);
     return row ? fromRow(row) : null;

@@ -1,0 +1,84 @@
+// The recorder keeps open findings in memory so that a repeat costs no query; a sample whose transaction rolls
+// back must take those memories back with it, or the finding would be lost until its suppression window ends.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { FindingRecorder } from '../../agent/recorder.js';
+import { DETECTORS, resolveParams } from '../../agent/detect/index.js';
+import { openAgentStore, type AgentStore } from '../../store/index.js';
+import { Outbox } from '../../store/outbox.js';
+import { SCENARIOS } from '../detect/scenarios.js';
+import { tempDir } from '../store/helpers.js';
+
+let tmp: ReturnType<typeof tempDir>;
+let store: AgentStore;
+beforeEach(() => {
+  tmp = tempDir();
+  store = openAgentStore(join(tmp.dir, 'agent.db'));
+});
+afterEach(() => {
+  store.close();
+  tmp.remove();
+});
+
+function draft() {
+  const d = DETECTORS.find((x) => x.spec.id === 'nonstandard-port')!;
+  const [first] = d.detect(SCENARIOS['nonstandard-port']!({}), resolveParams(d));
+  if (!first) throw new Error('the scenario made no draft');
+  return first;
+}
+
+const failedSample = new Error('a later write of the sample failed (SQLITE_FULL)');
+
+describe('finding recorder', () => {
+  it('forgets a new finding whose sample rolled back: the next sample creates it and queues it', () => {
+    const rec = new FindingRecorder(store.findings, { name: 'h', id: store.db.agentId() }, 3_600_000);
+    const outbox = new Outbox(store.db);
+    const t0 = Date.now();
+    expect(() =>
+      store.transaction(() => {
+        for (const f of rec.record([draft()], t0)) outbox.enqueue(f.doc);
+        throw failedSample;
+      }),
+    ).toThrow(failedSample);
+    expect(store.findings.list({})).toHaveLength(0);
+
+    const out = store.transaction(() => {
+      const r = rec.record([draft()], t0 + 1000);
+      for (const f of r) outbox.enqueue(f.doc);
+      return r;
+    });
+    expect(out).toHaveLength(1);
+    expect(out[0]!.isNew).toBe(true);
+    expect(out[0]!.doc.hunt.count).toBe(1);
+    expect(store.findings.list({})).toHaveLength(1);
+    expect(outbox.pending()).toBe(1);
+  });
+
+  it('takes back a repeat whose sample rolled back: the count goes on from what was kept', () => {
+    const rec = new FindingRecorder(store.findings, { name: 'h', id: store.db.agentId() }, 3_600_000);
+    const t0 = Date.now();
+    const [created] = store.transaction(() => rec.record([draft()], t0));
+    expect(() =>
+      store.transaction(() => {
+        expect(rec.record([draft()], t0 + 1000)[0]!.doc.hunt.count).toBe(2);
+        throw failedSample;
+      }),
+    ).toThrow(failedSample);
+    const [again] = store.transaction(() => rec.record([draft()], t0 + 2000));
+    expect(again!.isNew).toBe(false);
+    expect(again!.doc.event.id).toBe(created!.doc.event.id);
+    expect(again!.doc.hunt.count).toBe(2);
+    expect(store.findings.get(created!.doc.event.id)?.count).toBe(2);
+  });
+
+  it('makes a new finding when the open one’s row is gone', () => {
+    const rec = new FindingRecorder(store.findings, { name: 'h', id: store.db.agentId() }, 3_600_000);
+    const t0 = Date.now();
+    const [created] = store.transaction(() => rec.record([draft()], t0));
+    store.db.sqlite.prepare('DELETE FROM findings').run();
+    const [next] = store.transaction(() => rec.record([draft()], t0 + 1000));
+    expect(next!.isNew).toBe(true);
+    expect(next!.doc.event.id).not.toBe(created!.doc.event.id);
+    expect(store.findings.list({})).toHaveLength(1);
+  });
+});
