@@ -10,7 +10,7 @@ import { handleApi, type ApiContext } from './api.js';
 import { hashSecret } from './auth.js';
 import { ApiError, sendApiError, sendJson } from './http.js';
 import { AgentHub } from './hub.js';
-import { AgentSession, DEFAULT_LIMITS, closeReason, type IngestLimits, type IngestStats, type Log, type SessionContext } from './ingest.js';
+import { AgentSession, CLOSE_GRACE_MS, DEFAULT_LIMITS, closeReason, type IngestLimits, type IngestStats, type Log, type SessionContext } from './ingest.js';
 import { Presence } from './presence.js';
 import { findWebRoot, staticHandler } from './static.js';
 import { defaultValidatorWorkers, workerValidator } from './validator.js';
@@ -152,7 +152,7 @@ export function buildServer(opts: ServerOptions): SockhuntServer {
     ws.on('error', () => undefined);
     ws.close(CLOSE.TOO_MANY_PENDING, closeReason(`too many connections from ${ip} waiting for hello (at most ${maxPendingPerIp}); retry later`));
     // A peer that does not answer the close handshake is cut.
-    setTimeout(() => ws.terminate(), 2000).unref();
+    setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
     const t = now();
     if (t - lastPendingLog >= 10_000) {
       lastPendingLog = t;

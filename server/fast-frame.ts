@@ -190,6 +190,13 @@ const COLON = 0x3a;
 const LBRACE = 0x7b;
 const RBRACE = 0x7d;
 const LBRACKET = 0x5b;
+const MINUS = 0x2d;
+const PLUS = 0x2b;
+const DOT = 0x2e;
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+const LOWER_E = 0x65;
+const UPPER_E = 0x45;
 const RBRACKET = 0x5d;
 
 const ITEMS = Buffer.from('items');
@@ -321,15 +328,17 @@ function itemSpans(b: Uint8Array, i: number, count: number): { spans: Int32Array
 }
 
 /**
- * How many object members (key: value pairs, at every depth) the JSON text `b[start, end)` holds: its colons
- * outside strings. More than the parsed value has means a key is repeated, which JSON.parse collapses and
- * other parsers may not: such bytes are never stored as they arrived (a SIEM that takes the first of two
- * `host` keys would see another host).
+ * How many object members (key: value pairs, at every depth) the JSON text `b[start, end)` holds — its colons
+ * outside strings — or -1 when a number in it is not spelled as JSON.stringify spells it (`4.43e2`, `1.0`,
+ * `1.0000000000000001`): such bytes are not what zod's output serialises to. More members than the parsed value
+ * has means a key is repeated, which JSON.parse collapses and other parsers may not. Either way the caller
+ * serialises the checked value instead of keeping the bytes (a SIEM that takes the first of two `host` keys
+ * would see another host; one that reads `"port":4.43e2` a float).
  */
 export function membersIn(b: Uint8Array, start: number, end: number): number {
   let n = 0;
   for (let j = start; j < end; j++) {
-    const c = b[j];
+    const c = b[j]!;
     if (c === COLON) n++;
     else if (c === QUOTE) {
       for (j++; j < end; j++) {
@@ -337,20 +346,51 @@ export function membersIn(b: Uint8Array, start: number, end: number): number {
         if (x === QUOTE) break;
         if (x === BACKSLASH) j++;
       }
+    } else if (c === MINUS || (c >= DIGIT_0 && c <= DIGIT_9)) {
+      const t = j;
+      let plain = true;
+      for (; j + 1 < end; j++) {
+        const x = b[j + 1]!;
+        if (x >= DIGIT_0 && x <= DIGIT_9) continue;
+        if (x === DOT || x === LOWER_E || x === UPPER_E || x === PLUS || x === MINUS) plain = false;
+        else break;
+      }
+      // Plain integers up to 15 digits are canonical unless they start with a zero or are -0.
+      const digits = b[t] === MINUS ? t + 1 : t;
+      if (plain && j - t < 15 && !(b[digits] === DIGIT_0 && (j > digits || digits > t))) continue;
+      const token = Buffer.from(b.buffer, b.byteOffset + t, j + 1 - t).toString('latin1');
+      if (String(Number(token)) !== token) return -1;
     }
   }
   return n;
 }
 
-/** Object members of a parsed JSON value, at every depth. */
-export function membersOf(v: unknown): number {
-  if (typeof v !== 'object' || v === null) return 0;
+/**
+ * Object members of a parsed JSON value at every depth, counted without recursion (a hostile document may nest
+ * thousands deep), or -1 when it nests deeper than `maxDepth` containers.
+ */
+export function membersOf(v: unknown, maxDepth: number): number {
+  const values: unknown[] = [v];
+  const depths: number[] = [0];
   let n = 0;
-  if (Array.isArray(v)) {
-    for (const x of v) n += membersOf(x);
-    return n;
+  while (values.length > 0) {
+    const x = values.pop();
+    const d = depths.pop()!;
+    if (typeof x !== 'object' || x === null) continue;
+    if (d >= maxDepth) return -1;
+    if (Array.isArray(x)) {
+      for (const y of x) {
+        values.push(y);
+        depths.push(d + 1);
+      }
+      continue;
+    }
+    for (const k in x) {
+      n++;
+      values.push((x as Record<string, unknown>)[k]);
+      depths.push(d + 1);
+    }
   }
-  for (const k in v) n += 1 + membersOf((v as Record<string, unknown>)[k]);
   return n;
 }
 

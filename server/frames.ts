@@ -5,7 +5,7 @@
 // and every frame that fails, goes through zod.
 import { z } from 'zod';
 import { FindingDocSchema, type FindingDoc } from '../agent/findings.js';
-import { AgentMessageSchema, MAX_BATCH, checkMessage, type AgentMessage, type WireErrorCode } from './protocol.js';
+import { AgentMessageSchema, MAX_BATCH, MAX_JSON_DEPTH, checkMessage, type AgentMessage, type WireErrorCode } from './protocol.js';
 import { fastFinding, findingSpans, membersIn, membersOf } from './fast-frame.js';
 
 /** A validated finding as the store takes it. */
@@ -192,6 +192,7 @@ function fastBatch(v: Record<string, unknown>, bytes: Uint8Array | null): Prepar
   if (!Array.isArray(items) || items.length < 1 || items.length > MAX_BATCH) return null;
   const out: PreparedFinding[] = new Array(items.length);
   const fast: boolean[] = new Array(items.length);
+  const members: number[] = new Array(items.length);
   let anyFast = false;
   for (let i = 0; i < items.length; i++) {
     const item: unknown = items[i];
@@ -203,6 +204,9 @@ function fastBatch(v: Record<string, unknown>, bytes: Uint8Array | null): Prepar
     }
     const seq = item.seq;
     if (n !== 2 || !Number.isSafeInteger(seq) || (seq as number) < 1) return null;
+    // The document sits three levels down (message, items, item); too deep: the full path refuses the frame.
+    members[i] = membersOf(item.finding, MAX_JSON_DEPTH - 3);
+    if (members[i]! < 0) return null;
     const prepared = fastFinding(seq as number, item.finding);
     if (prepared) {
       out[i] = prepared;
@@ -219,12 +223,12 @@ function fastBatch(v: Record<string, unknown>, bytes: Uint8Array | null): Prepar
   for (let i = 0; i < items.length; i++) {
     if (!fast[i]) continue;
     // The bytes as they arrived are the document zod would output (same keys, order and values); without
-    // them (escaped keys in the frame, a key repeated inside the document), the parsed input serialises to the
-    // same JSON.
+    // them (escaped keys in the frame), or when they spell it otherwise (a key repeated inside the document, a
+    // number not in JSON.stringify's form), the parsed input serialises to the same JSON.
     const finding = (items[i] as { finding: unknown }).finding;
     const start = spans ? spans[i * 2]! : 0;
     const end = spans ? spans[i * 2 + 1]! : 0;
-    out[i]!.doc = spans && membersIn(bytes!, start, end) === membersOf(finding) ? bytes!.subarray(start, end) : utf8.encode(JSON.stringify(finding));
+    out[i]!.doc = spans && membersIn(bytes!, start, end) === members[i] ? bytes!.subarray(start, end) : utf8.encode(JSON.stringify(finding));
   }
   return out;
 }
@@ -237,6 +241,11 @@ function salvage(raw: unknown): FrameResult | null {
   const rejected: number[] = [];
   let problem = '';
   for (const item of batch.data.items) {
+    if (membersOf(item.finding, MAX_JSON_DEPTH - 3) < 0) {
+      rejected.push(item.seq);
+      problem ||= `finding nested deeper than ${MAX_JSON_DEPTH} levels`;
+      continue;
+    }
     const r = FindingDocSchema.safeParse(item.finding);
     if (r.success) {
       items.push(prepareFinding(item.seq, r.data));
@@ -256,6 +265,15 @@ function salvage(raw: unknown): FrameResult | null {
  * the result may take (a validation worker's copy), so the documents need not be copied out of it.
  */
 export function processFrame(data: string | Uint8Array, owned = false): FrameResult {
+  try {
+    return readFrame(data, owned);
+  } catch (err) {
+    // Never reached by any frame we know of; if a checker throws, the frame is refused, the session lives on.
+    return { kind: 'invalid', code: 'SOCKHUNT_E_PROTO_SCHEMA', message: `the frame could not be checked: ${String((err as Error)?.message ?? err).slice(0, 200)}` };
+  }
+}
+
+function readFrame(data: string | Uint8Array, owned: boolean): FrameResult {
   const bytes = typeof data === 'string' ? null : Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   let value: unknown;
   try {
@@ -269,6 +287,11 @@ export function processFrame(data: string | Uint8Array, owned = false): FrameRes
       const whole = owned && bytes !== null && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
       return { kind: 'findings', batch: encodeBatch(items, bytes ? { buffer: bytes.buffer, owned: whole } : undefined) };
     }
+  }
+  if (membersOf(value, MAX_JSON_DEPTH) < 0) {
+    // A batch keeps its other findings; the deep ones are refused by seq.
+    const partial = isObj(value) && value.type === 'findings' ? salvage(value) : null;
+    return partial ?? { kind: 'invalid', code: 'SOCKHUNT_E_PROTO_SCHEMA', message: `nested deeper than ${MAX_JSON_DEPTH} levels` };
   }
   const parsed = checkMessage(AgentMessageSchema, value);
   if (!parsed.ok) {

@@ -63,6 +63,10 @@ export interface SessionContext {
   now(): number;
 }
 
+/** Largest first frame (the hello) the server reads; a hello with a large host's facts is a few KB. */
+export const MAX_HELLO_BYTES = 256 * 1024;
+/** How long a closed session waits for the peer's close frame before the socket is cut. */
+export const CLOSE_GRACE_MS = 2000;
 const MAX_REASON_BYTES = 123;
 const RATE_ERROR_EVERY_MS = 1000;
 /** Bytes of frames waiting per connection before its socket is paused. */
@@ -132,7 +136,8 @@ export class AgentSession implements AgentLink {
   close(code: number, reason: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    this.helloDone();
+    // A connection still waiting for its hello keeps its place in the address's count until the socket is gone
+    // (onClose): a peer that ignores the close would otherwise hold sockets past the limit.
     clearTimeout(this.helloTimer);
     // The closing handshake needs the peer's close frame read.
     if (this.paused) {
@@ -140,6 +145,8 @@ export class AgentSession implements AgentLink {
       this.ws.resume();
     }
     if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(code, closeReason(reason));
+    // ws waits 30 s for the peer's close frame; an agent answers at once, so a peer that has not by then is cut.
+    setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
   }
 
   ping(): void {
@@ -217,6 +224,10 @@ export class AgentSession implements AgentLink {
     if (isBinary) {
       if (this.state === 'hello') return this.refuse(CLOSE.UNAUTHENTICATED, 'SOCKHUNT_E_PROTO_STATE', 'the first frame must be a hello (JSON text)');
       return this.bad('SOCKHUNT_E_PROTO_JSON', 'binary frames are not part of the protocol: send JSON text frames');
+    }
+    if (this.state === 'hello' && bytes.length > MAX_HELLO_BYTES) {
+      // Not read: before credentials, nobody gets the server to parse megabytes.
+      return this.refuse(CLOSE.UNAUTHENTICATED, 'SOCKHUNT_E_PROTO_STATE', `the first frame must be a hello of at most ${MAX_HELLO_BYTES} bytes`);
     }
     const frame = await this.ctx.validator.process(bytes);
     if ((this.state as State) === 'closed') return;

@@ -44,6 +44,11 @@ export type WireErrorCode = (typeof WIRE_ERRORS)[number];
 /** Largest frame either side accepts (ws `maxPayload`). A batch is sized to stay well under it. */
 export const MAX_PAYLOAD = 4 * 1024 * 1024;
 export const MAX_BATCH = 500;
+/**
+ * Deepest nesting (objects and arrays) a message may have. Ours stay under 12; far deeper documents break
+ * recursive readers downstream (JSON.stringify in the API, a SIEM's parser), so they are refused on receipt.
+ */
+export const MAX_JSON_DEPTH = 32;
 
 const Uuid = z.uuid();
 const Seq = z.int().min(1).max(Number.MAX_SAFE_INTEGER);

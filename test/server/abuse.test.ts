@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { CLOSE, MAX_PAYLOAD } from '../../server/protocol.js';
-import { TestClient, connectAgent, finding, hello, sleep, startTestServer, type TestServer } from './helpers.js';
+import { MAX_HELLO_BYTES } from '../../server/ingest.js';
+import { TestClient, api, connectAgent, finding, hello, sleep, startTestServer, type TestServer } from './helpers.js';
 
 let server: TestServer;
 let good: Awaited<ReturnType<typeof connectAgent>>;
@@ -69,6 +70,18 @@ describe('before authentication', () => {
     await expectGoodStillServed();
   });
 
+  it('a first frame larger than a hello is refused unread: close UNAUTHENTICATED', async () => {
+    const c = new TestClient(server.wsUrl);
+    await c.opened;
+    // Valid JSON nested 200,000 deep (costly to parse): never parsed, since no hello is this large.
+    c.sendRaw(`{"type":"hello","x":${'['.repeat(200_000)}${']'.repeat(200_000)}}`);
+    const err = await c.next('error');
+    expect(err.code).toBe('SOCKHUNT_E_PROTO_STATE');
+    expect(err.message).toContain(`at most ${MAX_HELLO_BYTES} bytes`);
+    expect((await c.closed).code).toBe(CLOSE.UNAUTHENTICATED);
+    await expectGoodStillServed();
+  });
+
   it('malformed JSON or a binary frame first: close UNAUTHENTICATED', async () => {
     const c = new TestClient(server.wsUrl);
     await c.opened;
@@ -113,6 +126,28 @@ describe('after authentication', () => {
     expect(count('SELECT count(*) AS n FROM findings WHERE host_no = (SELECT host_no FROM hosts WHERE agent_id = ?)', a.agentId)).toBe(1);
     a.client.send(hello(a.agentId, { token: a.token }));
     expect((await a.client.next('error')).code).toBe('SOCKHUNT_E_PROTO_STATE');
+    a.client.close();
+    await expectGoodStillServed();
+  });
+
+  it('a finding nested thousands deep is refused by seq, the rest kept; the API keeps serving its pages', async () => {
+    const a = await connectAgent(server);
+    const ok = finding({ agentId: a.agentId, ip: '198.51.100.41' });
+    // Evidence is free-form: the depth is the only thing wrong here. Sent as text (JSON.stringify cannot make it).
+    const deep = JSON.stringify(finding({ agentId: a.agentId, ip: '198.51.100.42', evidence: [{ summary: 'DEEP' }] })).replace('"DEEP"', `${'['.repeat(6000)}1${']'.repeat(6000)}`);
+    a.client.sendRaw(`{"type":"findings","items":[{"seq":1,"finding":${JSON.stringify(ok)}},{"seq":2,"finding":${deep}}]}`);
+    const err = await a.client.next('error');
+    expect(err).toMatchObject({ code: 'SOCKHUNT_E_PROTO_SCHEMA', seqs: [2] });
+    expect(err.message).toContain('nested deeper than');
+    expect((await a.client.next('ack')).seqs).toEqual([1]);
+    // Not a findings batch: refused whole, the connection stays.
+    a.client.sendRaw(`{"type":"heartbeat","ts":1,"outbox":${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
+    expect((await a.client.next('error')).code).toBe('SOCKHUNT_E_PROTO_SCHEMA');
+    const page = await api(server, 'GET', '/api/findings?limit=500');
+    expect(page.status).toBe(200);
+    const mine = (page.json.findings as Array<{ destination: { ip: string } }>).map((f) => f.destination.ip);
+    expect(mine).toContain('198.51.100.41');
+    expect(mine).not.toContain('198.51.100.42');
     a.client.close();
     await expectGoodStillServed();
   });

@@ -251,6 +251,46 @@ describe('fast path of findings batches', () => {
     expect(stored2).not.toContain('"first"');
   });
 
+  it('stores numbers as JSON.stringify spells them, whatever the frame spelled', () => {
+    const own = JSON.stringify(finding({ agentId }));
+    const stored = (text: string): string => {
+      const r = processFrame(Buffer.from(`{"type":"findings","items":[{"seq":1,"finding":${text}}]}`));
+      if (r.kind !== 'findings') throw new Error(r.kind);
+      return Buffer.from(decodeBatch(r.batch)[0]!.doc).toString('utf8');
+    };
+    expect(stored(own)).toBe(own);
+    for (const [from, to] of [
+      ['"port":443', '"port":4.43e2'],
+      ['"count":1', '"count":1.0'],
+      ['"count":1', '"count":1.0000000000000001'],
+      ['"score":0.5', '"score":5E-1'],
+      ['"pid":1234', '"pid":1234.000'],
+    ] as const) {
+      expect(own).toContain(from);
+      const text = stored(own.replace(from, to));
+      expect(text, to).toContain(from);
+      expect(text, to).not.toContain(to);
+    }
+    // and what is already canonical stays the bytes as they arrived
+    const canonical = own.replace('"summary":', '"n":-12,"x":0,"y":-0.25,"z":1e+21,"summary":');
+    expect(stored(canonical)).toBe(canonical);
+    // past double precision: the stored value is the one that was checked
+    expect(stored(own.replace('"summary":', '"big":123456789012345678,"summary":'))).toContain('"big":123456789012345680');
+  });
+
+  it('refuses documents nested deeper than the protocol allows, without throwing', () => {
+    const own = JSON.stringify(finding({ agentId, evidence: [{ summary: 'DEEP' }] }));
+    for (const depth of [40, 6000, 200_000]) {
+      const deep = own.replace('"DEEP"', `${'['.repeat(depth)}1${']'.repeat(depth)}`);
+      const r = processFrame(Buffer.from(`{"type":"findings","items":[{"seq":7,"finding":${deep}}]}`));
+      expect(r.kind, String(depth)).toBe('partial');
+      if (r.kind === 'partial') expect(r.rejected).toEqual([7]);
+    }
+    // 20 levels inside the evidence is fine (26 in all)
+    const ok = own.replace('"DEEP"', `${'['.repeat(20)}1${']'.repeat(20)}`);
+    expect(processFrame(Buffer.from(`{"type":"findings","items":[{"seq":7,"finding":${ok}}]}`)).kind).toBe('findings');
+  });
+
   it('agrees with the schema for the document alone too', () => {
     // fastFinding is only ever a subset of FindingDocSchema: spot-check the pair directly.
     const good = finding({ agentId });
