@@ -348,16 +348,16 @@ export function membersIn(b: Uint8Array, start: number, end: number): number {
       }
     } else if (c === MINUS || (c >= DIGIT_0 && c <= DIGIT_9)) {
       const t = j;
-      let plain = true;
+      let exp = false;
+      let dot = -1;
       for (; j + 1 < end; j++) {
         const x = b[j + 1]!;
         if (x >= DIGIT_0 && x <= DIGIT_9) continue;
-        if (x === DOT || x === LOWER_E || x === UPPER_E || x === PLUS || x === MINUS) plain = false;
+        if (x === DOT) dot = j + 1;
+        else if (x === LOWER_E || x === UPPER_E || x === PLUS || x === MINUS) exp = true;
         else break;
       }
-      // Plain integers up to 15 digits are canonical unless they start with a zero or are -0.
-      const digits = b[t] === MINUS ? t + 1 : t;
-      if (plain && j - t < 15 && !(b[digits] === DIGIT_0 && (j > digits || digits > t))) continue;
+      if (!exp && canonicalPlain(b, t, j, dot)) continue;
       const token = Buffer.from(b.buffer, b.byteOffset + t, j + 1 - t).toString('latin1');
       if (String(Number(token)) !== token) return -1;
     }
@@ -366,30 +366,48 @@ export function membersIn(b: Uint8Array, start: number, end: number): number {
 }
 
 /**
- * Object members of a parsed JSON value at every depth, counted without recursion (a hostile document may nest
- * thousands deep), or -1 when it nests deeper than `maxDepth` containers.
+ * Whether the number `b[t..last]` (no exponent; `dot` the index of its point or -1) is spelled as JSON.stringify
+ * spells its value, decided without making a string: at most 15 digits (so its value's shortest spelling is these
+ * digits), no trailing zero after a point, not -0, and not below 1e-6 (printed with an exponent). Anything else
+ * is left to the exact check.
+ */
+function canonicalPlain(b: Uint8Array, t: number, last: number, dot: number): boolean {
+  const first = b[t] === MINUS ? t + 1 : t;
+  if (last - first + 1 - (dot >= 0 ? 1 : 0) > 15) return false;
+  if (dot < 0) return !(b[first] === DIGIT_0 && first > t); // JSON has no other leading zeros; -0 prints as 0
+  if (b[last] === DIGIT_0 || dot === last) return false;
+  if (b[first] === DIGIT_0) {
+    let zeros = 0;
+    for (let k = dot + 1; k <= last && b[k] === DIGIT_0; k++) zeros++;
+    if (zeros >= 6) return false;
+  }
+  return true;
+}
+
+/**
+ * Object members of a parsed JSON value at every depth, or -1 when it nests deeper than `maxDepth` containers
+ * (the recursion stops there, so a document nested thousands deep costs no stack).
  */
 export function membersOf(v: unknown, maxDepth: number): number {
-  const values: unknown[] = [v];
-  const depths: number[] = [0];
+  return countMembers(v, maxDepth);
+}
+
+function countMembers(v: unknown, left: number): number {
+  if (typeof v !== 'object' || v === null) return 0;
+  if (left <= 0) return -1;
   let n = 0;
-  while (values.length > 0) {
-    const x = values.pop();
-    const d = depths.pop()!;
-    if (typeof x !== 'object' || x === null) continue;
-    if (d >= maxDepth) return -1;
-    if (Array.isArray(x)) {
-      for (const y of x) {
-        values.push(y);
-        depths.push(d + 1);
-      }
-      continue;
+  if (Array.isArray(v)) {
+    for (const x of v) {
+      const m = countMembers(x, left - 1);
+      if (m < 0) return -1;
+      n += m;
     }
-    for (const k in x) {
-      n++;
-      values.push((x as Record<string, unknown>)[k]);
-      depths.push(d + 1);
-    }
+    return n;
+  }
+  for (const k in v) {
+    const m = countMembers((v as Record<string, unknown>)[k], left - 1);
+    if (m < 0) return -1;
+    n += 1 + m;
   }
   return n;
 }

@@ -272,8 +272,18 @@ describe('fast path of findings batches', () => {
       expect(text, to).not.toContain(to);
     }
     // and what is already canonical stays the bytes as they arrived
-    const canonical = own.replace('"summary":', '"n":-12,"x":0,"y":-0.25,"z":1e+21,"summary":');
+    const canonical = own.replace('"summary":', '"n":-12,"x":0,"y":-0.25,"z":1e+21,"w":0.000001,"v":1e-7,"u":123456789.12345,"summary":');
     expect(stored(canonical)).toBe(canonical);
+    for (const [spelled, canon] of [
+      ['-0', '0'],
+      ['-0.0', '0'],
+      ['1.50', '1.5'],
+      ['0.0000001', '1e-7'],
+      ['1E21', '1e+21'],
+      ['0.1234567890123456789', '0.12345678901234568'],
+    ] as const) {
+      expect(stored(own.replace('"summary":', `"q":${spelled},"summary":`)), spelled).toContain(`"q":${canon},`);
+    }
     // past double precision: the stored value is the one that was checked
     expect(stored(own.replace('"summary":', '"big":123456789012345678,"summary":'))).toContain('"big":123456789012345680');
   });
