@@ -3,6 +3,7 @@
 // and record findings; every write of the sample happens in one transaction.
 import type { Collector, Connection, Transport } from '../collectors/types.js';
 import { readConntrack, type ConntrackFlow } from '../collectors/conntrack.js';
+import { isLoopback } from '../collectors/ip.js';
 import type { AgentStore } from '../store/index.js';
 import { processKeyOf } from '../store/process-key.js';
 import type { LearnEntry } from '../store/baseline.js';
@@ -25,6 +26,8 @@ export interface SampleStats {
   destinations: number;
   findings: RecordedFinding[];
   detectorErrors: Array<{ detector: string; error: unknown }>;
+  /** Reading DNS answers failed this sample (it goes on with the names already known). */
+  namesError?: unknown;
 }
 
 export interface LoopOptions {
@@ -40,7 +43,8 @@ export interface LoopOptions {
 }
 
 export interface DestinationNames {
-  poll(now: number): unknown;
+  /** Reads new answers; only those from servers `fromServer` accepts are kept. */
+  poll(now: number, fromServer: (ip: string) => boolean): unknown;
   lookup(ip: string, now: number): string | null;
 }
 
@@ -89,14 +93,23 @@ export class AgentLoop {
     const { collector, store, config } = this.opts;
     store.baseline.refresh(); // picks up `baseline allow` / `import` made by another process
     const rows = await collector.sample({ netns: config.netns });
-    this.opts.dnsNames?.poll(now);
+    let namesError: unknown;
+    if (this.opts.dnsNames) {
+      // Only the host's own resolvers (and local stubs) may name addresses: anyone can send a packet from port 53.
+      const resolvers = new Set(this.hostFacts.resolvers(now));
+      try {
+        this.opts.dnsNames.poll(now, (ip) => resolvers.has(ip) || isLoopback(ip));
+      } catch (err) {
+        namesError = err;
+      }
+    }
     let flows: ConntrackFlow[] | null = null;
     if (config.conntrack) flows = readConntrack();
     const { started, ended } = this.tracker.update(rows, now, flows, (ip) => this.hostFacts.isLocalAddress(ip, now));
     const interval = this.lastSampleAt === null ? config.interval : Math.max(0, now - this.lastSampleAt);
     this.lastSampleAt = now;
 
-    const stats: SampleStats = { ts: now, sockets: rows.length, started: started.length, processes: 0, destinations: 0, findings: [], detectorErrors: [] };
+    const stats: SampleStats = { ts: now, sockets: rows.length, started: started.length, processes: 0, destinations: 0, findings: [], detectorErrors: [], ...(namesError !== undefined ? { namesError } : {}) };
     const tcpDelta = this.hostFacts.tcpCounterDelta();
     try {
       // One transaction for every write of the sample. History first: the in-memory window takes the starts at

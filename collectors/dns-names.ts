@@ -59,6 +59,25 @@ function readName(msg: Uint8Array, offset: number): { name: string; next: number
   return null;
 }
 
+/**
+ * The offset after a possibly compressed name at `offset` in place, or -1: its labels are walked, not decoded
+ * (an answer's owner name is only skipped, and a hostile packet may hold 64 of them).
+ */
+function skipName(msg: Uint8Array, offset: number): number {
+  let pos = offset;
+  let length = 0;
+  for (;;) {
+    if (pos >= msg.length) return -1;
+    const len = msg[pos]!;
+    if (len === 0) return pos + 1;
+    if ((len & 0xc0) === 0xc0) return pos + 1 < msg.length ? pos + 2 : -1;
+    if (len & 0xc0) return -1;
+    length += len + 1;
+    if (length > MAX_NAME + 1) return -1;
+    pos += 1 + len;
+  }
+}
+
 /** A/AAAA answers of a DNS response message (the UDP payload); [] for anything else or anything malformed. */
 export function parseDnsMessage(msg: Uint8Array): DnsAnswer[] {
   if (msg.length < 12) return [];
@@ -75,9 +94,8 @@ export function parseDnsMessage(msg: Uint8Array): DnsAnswer[] {
   let pos = question.next + 4;
   const out: DnsAnswer[] = [];
   for (let i = 0; i < Math.min(ancount, MAX_ANSWERS); i++) {
-    const owner = readName(msg, pos);
-    if (!owner || owner.next + 10 > msg.length) break;
-    const p = owner.next;
+    const p = skipName(msg, pos);
+    if (p < 0 || p + 10 > msg.length) break;
     const type = (msg[p]! << 8) | msg[p + 1]!;
     const cls = (msg[p + 2]! << 8) | msg[p + 3]!;
     const ttl = ((msg[p + 4]! << 24) >>> 0) + ((msg[p + 5]! << 16) | (msg[p + 6]! << 8) | msg[p + 7]!);
@@ -92,8 +110,11 @@ export function parseDnsMessage(msg: Uint8Array): DnsAnswer[] {
   return out;
 }
 
-/** Answers in one captured packet, starting at its IPv4 or IPv6 header; [] unless it is UDP from port 53. */
-export function parseDnsPacket(packet: Uint8Array): DnsAnswer[] {
+/**
+ * Answers in one captured packet, starting at its IPv4 or IPv6 header; [] unless it is UDP from port 53 and,
+ * when `fromServer` is given, from an address it accepts.
+ */
+export function parseDnsPacket(packet: Uint8Array, fromServer?: (ip: string) => boolean): DnsAnswer[] {
   if (packet.length < 1) return [];
   const version = packet[0]! >> 4;
   let udp: number;
@@ -109,6 +130,7 @@ export function parseDnsPacket(packet: Uint8Array): DnsAnswer[] {
   }
   const sport = (packet[udp]! << 8) | packet[udp + 1]!;
   if (sport !== 53) return [];
+  if (fromServer && !fromServer(version === 4 ? formatIPv4Bytes(packet, 12) : formatIPv6Bytes(packet, 8))) return [];
   const udpLength = (packet[udp + 4]! << 8) | packet[udp + 5]!;
   const end = Math.min(packet.length, udp + Math.max(8, udpLength));
   return parseDnsMessage(packet.subarray(udp + 8, end));
@@ -210,8 +232,8 @@ export class DnsNames {
     }
   }
 
-  /** Reads what queued since the last poll into the cache. */
-  poll(now: number): DnsPollStats {
+  /** Reads what queued since the last poll into the cache: answers from the servers `fromServer` accepts. */
+  poll(now: number, fromServer?: (ip: string) => boolean): DnsPollStats {
     const stats: DnsPollStats = { packets: 0, answers: 0, drops: 0 };
     if (this.fd < 0) return stats;
     const buf = new Uint8Array(this.tap.dnsTapRead(this.fd, READ_BYTES));
@@ -219,7 +241,7 @@ export class DnsNames {
     for (let o = 0; o + 4 <= buf.length; ) {
       const len = view.getUint32(o, LITTLE_ENDIAN); // written in native order by dnstap.c
       if (o + 4 + len > buf.length) break;
-      const answers = parseDnsPacket(buf.subarray(o + 4, o + 4 + len));
+      const answers = parseDnsPacket(buf.subarray(o + 4, o + 4 + len), fromServer);
       this.cache.add(answers, now);
       stats.packets++;
       stats.answers += answers.length;

@@ -138,8 +138,12 @@ export const agentCommand: Command & { hooks?: AgentRunHooks } = {
         failures++;
         if (failures === 1 || failures % 100 === 0) log(`sample failed (${failures} so far): ${escapeForTerminal((err as Error)?.message ?? String(err))}`, true);
       };
-      const onSample = (stats: { detectorErrors: Array<{ detector: string; error: unknown }> }): void => {
+      let namesFailures = 0;
+      const onSample = (stats: { detectorErrors: Array<{ detector: string; error: unknown }>; namesError?: unknown }): void => {
         for (const e of stats.detectorErrors) log(`detector ${e.detector} failed on this sample: ${escapeForTerminal(String((e.error as Error)?.message ?? e.error))}`, true);
+        if (stats.namesError !== undefined && (++namesFailures === 1 || namesFailures % 100 === 0)) {
+          log(`reading DNS answers failed (${namesFailures} so far; names already known are kept): ${escapeForTerminal(String((stats.namesError as Error)?.message ?? stats.namesError))}`, true);
+        }
       };
       if (learnMs > 0) {
         log(`learning for ${formatDuration(learnMs)}${learned > 0 ? ` (${formatDuration(learned)} already learned)` : ''}, then hunting`);

@@ -56,6 +56,7 @@ export const huntCommand: Command = {
             else if (format === 'ndjson') io.out(`${safeJson(doc)}\n`);
           }
           for (const e of stats.detectorErrors) say(`sockhunt: detector ${e.detector} failed on this sample: ${escapeForTerminal(String((e.error as Error)?.message ?? e.error))}\n`);
+          if (stats.namesError !== undefined) say(`sockhunt: reading DNS answers failed (names already known are kept): ${escapeForTerminal(String((stats.namesError as Error)?.message ?? stats.namesError))}\n`);
         },
         onError: (err) => {
           failures++;

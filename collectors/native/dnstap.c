@@ -4,7 +4,9 @@
 // collectors/dns-names.ts parses (the DNS parsing, on hostile bytes, is done there in bounded TypeScript).
 //
 // Record layout: u32 length (native order), then `length` bytes of the packet from its IP header on.
-// Packets this host sent (PACKET_OUTGOING) are skipped: on loopback every packet is seen twice.
+// Only packets addressed to this host (PACKET_HOST) are kept: not what it sent (on loopback every packet is seen
+// twice), not broadcast, multicast or frames for other hosts. Which servers may name addresses is decided in
+// TypeScript (the host's resolvers).
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -128,7 +130,9 @@ static napi_value js_read(napi_env env, napi_callback_info info) {
       free(out);
       return throw_errno(env, "dns tap: recvfrom", err);
     }
-    if (from.sll_pkttype == PACKET_OUTGOING) continue;
+    // Unicast to this host only: broadcast, multicast and frames for other hosts (a bridge, promiscuous mode)
+    // would let anyone on the segment name addresses for every agent there.
+    if (from.sll_pkttype != PACKET_HOST) continue;
     uint32_t len = (uint32_t)n;
     memcpy(out + used, &len, 4);
     memcpy(out + used + 4, packet, len);

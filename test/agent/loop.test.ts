@@ -8,6 +8,7 @@ import type { Connection } from '../../collectors/types.js';
 import { ScriptedCollector } from '../support/scripted-collector.js';
 import { openAgentStore, type AgentStore } from '../../store/index.js';
 import { AgentLoop } from '../../agent/loop.js';
+import { HostFactsSource } from '../../agent/host-facts.js';
 import { parseConfig } from '../../agent/config.js';
 import { configureDetectors } from '../../agent/detect/index.js';
 
@@ -129,6 +130,49 @@ describe('AgentLoop', () => {
     expect(rows).toHaveLength(2);
     expect(rows.filter((r) => r.endedAt === seenLast)).toHaveLength(1);
     expect(rows.filter((r) => r.endedAt === null)).toHaveLength(1);
+    s.close();
+  });
+});
+
+describe('destination names', () => {
+  it('trusts answers only from the host’s resolvers and local stubs, and goes on when reading them fails', async () => {
+    const s = store();
+    const c = new ScriptedCollector();
+    const reader = {
+      readText: (p: string) => (p === '/test/resolv.conf' ? 'nameserver 192.0.2.53\n' : null),
+      readdir: () => null,
+      readlink: () => null,
+      ownerUid: () => null,
+    };
+    const asked: Array<Record<string, boolean>> = [];
+    let fail = false;
+    const dnsNames = {
+      poll(_now: number, fromServer: (ip: string) => boolean) {
+        if (fail) throw new Error('dns tap: recvfrom: ENOBUFS');
+        asked.push(Object.fromEntries(['192.0.2.53', '127.0.0.53', '::1', '198.51.100.250', '192.0.2.54'].map((ip) => [ip, fromServer(ip)])));
+      },
+      lookup: (ip: string) => (ip === '203.0.113.77' ? 'pool.example.test' : null),
+    };
+    const loop = new AgentLoop({
+      collector: c,
+      store: s,
+      config: parseConfig({ conntrack: false, netns: 'self' }),
+      mode: 'hunt',
+      host: { name: 'h', id: s.db.agentId() },
+      detectors: configureDetectors({}),
+      hostFacts: new HostFactsSource({ reader, resolvConf: '/test/resolv.conf' }),
+      dnsNames,
+    });
+    c.rows = [conn({ exe: '/usr/bin/curl', dst: '203.0.113.77', dport: 443, sport: 41000 })];
+    const t = Date.now();
+    const ok = await loop.sample(t);
+    expect(ok.namesError).toBeUndefined();
+    expect(asked).toEqual([{ '192.0.2.53': true, '127.0.0.53': true, '::1': true, '198.51.100.250': false, '192.0.2.54': false }]);
+    fail = true;
+    c.rows = [conn({ exe: '/usr/bin/curl', dst: '203.0.113.77', dport: 443, sport: 41001 })];
+    const failed = await loop.sample(t + 1000);
+    expect(String((failed.namesError as Error).message)).toContain('ENOBUFS');
+    expect(failed.sockets).toBe(1); // the sample itself went on
     s.close();
   });
 });

@@ -83,6 +83,14 @@ describe('parseDnsPacket', () => {
     expect(parseDnsPacket(Uint8Array.from([0x45]))).toEqual([]);
     expect(parseDnsPacket(new Uint8Array(0))).toEqual([]);
   });
+
+  it('keeps answers only from the servers the caller accepts', () => {
+    const msg = response('x.example.test', [rr(PTR, 1, 60, [203, 0, 113, 77])]);
+    const seen: string[] = [];
+    expect(parseDnsPacket(ipv4Udp(msg), (ip) => (seen.push(ip), false))).toEqual([]);
+    expect(seen).toHaveLength(1);
+    expect(parseDnsPacket(ipv4Udp(msg), (ip) => ip === seen[0])).toHaveLength(1);
+  });
 });
 
 describe('DnsNameCache', () => {
@@ -146,4 +154,27 @@ describe('DnsNames.open', () => {
     expect(out.stats).toEqual({ packets: 5, answers: 3, drops: 0 });
     expect(out.second.packets).toBe(0);
   });
+
+  it.skipIf(!canUnshare || spawnSync('which', ['python3']).status !== 0)(
+    'reads only unicast answers to this host, and names only from the servers it is told to trust',
+    () => {
+      const child = fileURLToPath(new URL('./support/dns-tap-child.ts', import.meta.url));
+      const setup = 'ip link set lo up && ip link add v0 type veth peer name v1 && ip addr add 192.0.2.10/24 dev v0 && ip link set v0 up && ip link set v1 up';
+      const r = spawnSync('unshare', ['-rn', 'sh', '-c', `${setup} && exec "${process.execPath}" --import tsx "${child}"`], {
+        encoding: 'utf8',
+        timeout: 30_000,
+        env: { ...process.env, DNS_TAP_VETH: '1' },
+      });
+      expect(r.status, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { forged: { stats: { packets: number; answers: number }; lookups: Record<string, string | null> } };
+      expect(out.forged.lookups).toEqual({
+        '198.51.100.1': 'resolver.example.test',
+        '198.51.100.2': null, // unicast, but not from a trusted server
+        '198.51.100.3': null, // broadcast
+        '198.51.100.4': null, // for another host's MAC
+      });
+      // the broadcast and the other host's frame never leave the addon; the stranger's is read and refused
+      expect(out.forged.stats).toMatchObject({ packets: 2, answers: 1 });
+    },
+  );
 });

@@ -93,7 +93,49 @@ await new Promise((resolve) => setTimeout(resolve, 100));
 const now = Date.now();
 const stats = names.poll(now);
 const lookups = Object.fromEntries(['203.0.113.77', '2001:db8::77', '198.51.100.9', '203.0.113.99', '192.0.2.1'].map((ip) => [ip, names.lookup(ip, now)]));
-console.log(JSON.stringify({ stats, lookups, second: names.poll(now) }));
+const second = names.poll(now);
+
+// Forged answers on the wire (when the caller set up veth pair v0 192.0.2.10/24 — v1): Ethernet frames written on
+// v1 towards v0, each naming another address, all from source port 53. Only unicast to this host, from a server
+// the caller accepts (192.0.2.53), may name anything.
+let forged: { stats: unknown; lookups: Record<string, string | null> } | null = null;
+if (process.env.DNS_TAP_VETH === '1') {
+  const { execFileSync } = await import('node:child_process');
+  // (not /sys/class/net: without a remount it shows the namespace sysfs was mounted in)
+  const mac = /link\/ether ([0-9a-f:]{17})/.exec(execFileSync('ip', ['-o', 'link', 'show', 'v0'], { encoding: 'utf8' }))?.[1] ?? '';
+  const msg = (name: string, ip: number[]): string =>
+    Buffer.concat([Buffer.from([0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]), encodeName(name), Buffer.from([0, 1, 0, 1]), rr(Buffer.from([0xc0, 0x0c]), 1, 60, Buffer.from(ip))]).toString('hex');
+  const frames = [
+    { dst: mac, src: '192.0.2.53', name: 'resolver.example.test', ip: [198, 51, 100, 1] }, // unicast, from the resolver
+    { dst: mac, src: '198.51.100.250', name: 'stranger.example.test', ip: [198, 51, 100, 2] }, // unicast, not a resolver
+    { dst: 'ff:ff:ff:ff:ff:ff', src: '192.0.2.53', name: 'broadcast.example.test', ip: [198, 51, 100, 3] },
+    { dst: '02:00:00:00:00:99', src: '192.0.2.53', name: 'otherhost.example.test', ip: [198, 51, 100, 4] },
+  ].map((f) => ({ ...f, msg: msg(f.name, f.ip) }));
+  // Python writes the frames (a raw packet socket); Node has none.
+  const py = `
+import json, socket, struct, sys
+def csum(b):
+    if len(b) % 2: b += b'\\0'
+    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+sock.bind(('v1', 0))
+for f in json.loads(sys.argv[1]):
+    payload = bytes.fromhex(f['msg'])
+    udp = struct.pack('!HHHH', 53, 40000, 8 + len(payload), 0) + payload
+    ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0, socket.inet_aton(f['src']), socket.inet_aton('192.0.2.10'))
+    ip = ip[:10] + struct.pack('!H', csum(ip)) + ip[12:]
+    eth = bytes.fromhex(f['dst'].replace(':', '')) + bytes.fromhex('020000000001') + b'\\x08\\x00'
+    sock.send(eth + ip + udp)
+`;
+  execFileSync('python3', ['-c', py, JSON.stringify(frames)]);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const t = Date.now();
+  const forgedStats = names.poll(t, (ip) => ip === '192.0.2.53');
+  forged = { stats: forgedStats, lookups: Object.fromEntries(['198.51.100.1', '198.51.100.2', '198.51.100.3', '198.51.100.4'].map((ip) => [ip, names.lookup(ip, t)])) };
+}
+console.log(JSON.stringify({ stats, lookups, second, forged }));
 names.close();
 server.close();
 raw.close();
