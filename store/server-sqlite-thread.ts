@@ -6,7 +6,7 @@
 // A batch's documents travel without a copy when they can (PreparedBatch.owned: their buffer is transferred).
 // If the thread dies, the calls waiting on it fail with SOCKHUNT_E_DB_WRITE (ingest answers
 // SOCKHUNT_E_PROTO_STORE: nothing of those batches was acked, the agents resend them) and a new thread opens
-// the database for the next call; after MAX_RESTARTS deaths every call fails.
+// the database for the next call; after more than MAX_RESTARTS deaths within RESTART_WINDOW_MS every call fails.
 import { Worker } from 'node:worker_threads';
 import { SockhuntError, type ErrorCode } from '../agent/errors.js';
 import type { PreparedBatch } from '../server/frames.js';
@@ -14,6 +14,7 @@ import type { IngestResult, ServerStore } from '../server/store.js';
 import type { FleetParams } from '../server/fleet.js';
 
 const MAX_RESTARTS = 5;
+const RESTART_WINDOW_MS = 10 * 60_000;
 
 /** What the worker needs to open the store (plain data: it crosses to the thread). */
 export interface StoreThreadConfig {
@@ -61,7 +62,8 @@ export class ThreadedServerStore implements ServerStore {
   private worker: Worker | null = null;
   private readonly calls = new Map<number, Call>();
   private nextId = 1;
-  private restarts = 0;
+  /** When the thread stopped lately (within RESTART_WINDOW_MS): the budget for starting another. */
+  private readonly restarts: number[] = [];
   private closing = false;
   private failed: Error | null = null;
 
@@ -104,7 +106,13 @@ export class ThreadedServerStore implements ServerStore {
     for (const call of this.calls.values()) call.reject(this.closing ? why : err);
     this.calls.clear();
     if (!restart || this.closing) this.failed = why instanceof SockhuntError ? why : err;
-    else if (this.restarts++ >= MAX_RESTARTS) this.failed = new SockhuntError('SOCKHUNT_E_DB_WRITE', `${this.config.path}: the database thread keeps stopping (${why.message})`);
+    else {
+      // Stops spread over days (a full disk now and then) are each recovered from; a thread that keeps dying is not.
+      const now = Date.now();
+      while (this.restarts.length > 0 && now - this.restarts[0]! > RESTART_WINDOW_MS) this.restarts.shift();
+      this.restarts.push(now);
+      if (this.restarts.length > MAX_RESTARTS) this.failed = new SockhuntError('SOCKHUNT_E_DB_WRITE', `${this.config.path}: the database thread keeps stopping (${why.message})`);
+    }
   }
 
   private call<T>(method: Method, args: unknown[], transfer: ArrayBuffer[] = []): Promise<T> {

@@ -1,7 +1,7 @@
 // The store on its own thread (store/server-sqlite-thread.ts), as `sockhunt server` runs it: the same answers as
 // on the caller's thread, open errors thrown where it is opened, and a thread that dies in the middle loses
 // nothing that was acked — its waiting calls fail (the agents resend) and a new thread takes the next call.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -98,6 +98,29 @@ describe('store on its own thread', () => {
     await store.close();
     expect(storedSeqs(file)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
   });
+
+  it('gives up on a thread that keeps dying, but not on deaths spread over time', async () => {
+    const store = openSqliteServerStore(path.join(tmp.dir, 'server.db'), { thread: true });
+    const die = async (): Promise<void> => {
+      await store.activeHostCount(); // a live thread
+      await worker(store).terminate();
+    };
+    try {
+      // five deaths in a row: each time a new thread takes over
+      for (let i = 0; i < 5; i++) await die();
+      // the budget is per ten minutes: later deaths are recovered from too
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(Date.now() + 11 * 60_000);
+      await die();
+      await expect(store.activeHostCount()).resolves.toBe(0);
+      // but six within the window, and the store stops trying
+      for (let i = 0; i < 5; i++) await die();
+      await expect(store.activeHostCount()).rejects.toThrow(/keeps stopping/);
+    } finally {
+      vi.useRealTimers();
+      await store.close().catch(() => undefined);
+    }
+  }, 60_000);
 
   it('answers every batch either acked and stored, or failed, when its thread dies mid-stream', async () => {
     const file = path.join(tmp.dir, 'server.db');
