@@ -38,7 +38,6 @@ export function startCheckpointer(path: string, busyTimeoutMs = 5000, everyMs = 
       return null;
     }
     if (written === lastWrite) return null;
-    lastWrite = written;
     let r: CheckpointResult | null = null;
     for (let pass = 0; pass < CATCH_UP_PASSES; pass++) {
       try {
@@ -49,6 +48,9 @@ export function startCheckpointer(path: string, busyTimeoutMs = 5000, everyMs = 
       }
       if (!r || r.busy !== 0 || r.checkpointed >= r.log) break;
     }
+    // Only a WAL copied whole counts as done: after a partial or busy pass the next round tries again even if
+    // nothing more is written (else the WAL would stay unabsorbed until the next write).
+    if (r && r.busy === 0 && r.checkpointed >= r.log) lastWrite = written;
     return r;
   };
   const timer = setInterval(run, everyMs);

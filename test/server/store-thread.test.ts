@@ -202,4 +202,29 @@ describe('store on its own thread', () => {
       db.close();
     }
   });
+
+  it('checkpointer: a pass a reader held back is finished later, with no new write', () => {
+    const file = path.join(tmp.dir, 'server.db');
+    const db = openServerDb(file, { checkpoints: 'elsewhere' });
+    db.exec('CREATE TABLE t (x)');
+    db.prepare('INSERT INTO t VALUES (?)').run('x'.repeat(100_000));
+    const reader = new Database(file, { readonly: true });
+    const checkpointer = startCheckpointer(file, 1000, 3_600_000);
+    try {
+      reader.exec('BEGIN');
+      reader.prepare('SELECT count(*) FROM t').get(); // a snapshot before the next write
+      db.prepare('INSERT INTO t VALUES (?)').run('y'.repeat(100_000));
+      const held = checkpointer.run()!;
+      expect(held.checkpointed).toBeLessThan(held.log);
+      reader.exec('COMMIT');
+      const done = checkpointer.run()!;
+      expect(done).not.toBeNull();
+      expect(done.checkpointed).toBe(done.log);
+      expect(checkpointer.run()).toBeNull();
+    } finally {
+      checkpointer.stop();
+      reader.close();
+      db.close();
+    }
+  });
 });
