@@ -3,7 +3,6 @@
 // there is room again every finding arrives exactly once. Real server (its database on a thread of its own,
 // as `sockhunt server` runs it) on a tiny tmpfs; the agent's transport and outbox on the normal disk.
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -17,10 +16,10 @@ import { AgentTransport, parseServerTarget } from '../../agent/transport.js';
 import { findingDoc } from '../transport/support/docs.js';
 import { until } from '../transport/support/netns.js';
 import { tempDir } from '../store/helpers.js';
+import { fillUp, mountTmpfs, unmountAll } from '../support/tmpfs.js';
 
 const SECRET = 'full-disk-secret-0123456789';
 const API_TOKEN = 'full-disk-api-token-0123456789';
-const mountPoints: string[] = [];
 const cleanups: Array<() => Promise<void> | void> = [];
 let tmp: ReturnType<typeof tempDir>;
 
@@ -31,15 +30,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
   tmp.remove();
 });
-afterAll(() => {
-  for (const m of mountPoints) {
-    try {
-      execFileSync('umount', ['-l', m], { stdio: 'ignore' });
-    } catch {
-      // already gone
-    }
-  }
-});
+afterAll(unmountAll);
 
 async function storedIds(store: ServerStore): Promise<string[]> {
   const out: string[] = [];
@@ -52,37 +43,17 @@ async function storedIds(store: ServerStore): Promise<string[]> {
   return out;
 }
 
-function fill(dir: string): string {
-  const filler = path.join(dir, 'filler');
-  const fd = fs.openSync(filler, 'w');
-  const chunk = Buffer.alloc(4096, 1);
-  try {
-    for (;;) fs.writeSync(fd, chunk);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-  } finally {
-    fs.closeSync(fd);
-  }
-  return filler;
-}
-
 describe('server on a full disk', () => {
   it.runIf(process.platform === 'linux' && process.getuid?.() === 0)(
     'refuses to ack what it cannot store, keeps serving, and takes every finding exactly once when there is room',
     async (ctx) => {
-      const mnt = path.join(tmp.dir, 'mnt');
-      fs.mkdirSync(mnt);
-      try {
-        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', mnt], { stdio: 'ignore' });
-      } catch {
+      const tmpfs = mountTmpfs(path.join(tmp.dir, 'mnt'), '16m');
+      if (!tmpfs) {
         ctx.skip('cannot mount a tmpfs here');
         return;
       }
-      mountPoints.push(mnt);
-      cleanups.push(() => {
-        execFileSync('umount', ['-l', mnt], { stdio: 'ignore' });
-        mountPoints.splice(mountPoints.indexOf(mnt), 1);
-      });
+      const mnt = tmpfs.dir;
+      cleanups.push(() => tmpfs.unmount());
 
       const warnings: string[] = [];
       const store = openSqliteServerStore(path.join(mnt, 'server.db'), { thread: true, warn: (m) => warnings.push(m) });
@@ -124,7 +95,7 @@ describe('server on a full disk', () => {
       transport.start();
       await until('the first findings stored and acked', async () => outbox.pending() === 0 && (await storedIds(store)).length === 50, 30_000, 50);
 
-      const filler = fill(mnt);
+      const filler = fillUp(mnt);
       // More than the WAL and the database have room for: each document ~8 KB.
       const second = Array.from({ length: 400 }, () => findingDoc({ hostId: id, pad: 8000 }));
       for (const d of second) outbox.enqueue(d);

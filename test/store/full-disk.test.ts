@@ -1,13 +1,13 @@
 // A full disk must surface as SOCKHUNT_E_DB_WRITE (callers keep their data and retry), must not lose
 // anything already committed, and the same handle must work again once there is space.
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ConnectionEvent } from '../../agent/detect/types.js';
 import { SockhuntError } from '../../agent/errors.js';
 import { openAgentStore, type AgentStore } from '../../store/index.js';
 import { row, tempDir } from './helpers.js';
+import { fillUp, mountTmpfs, unmountAll } from '../support/tmpfs.js';
 
 function events(from: number, n: number): ConnectionEvent[] {
   return Array.from({ length: n }, (_, i) => ({
@@ -74,30 +74,18 @@ describe('full database (PRAGMA max_page_count)', () => {
   });
 });
 
-const mountPoints: string[] = [];
-afterAll(() => {
-  for (const m of mountPoints) {
-    try {
-      execFileSync('umount', ['-l', m], { stdio: 'ignore' });
-    } catch {
-      // already gone
-    }
-  }
-});
+afterAll(unmountAll);
 
 describe('full file system (a tiny tmpfs)', () => {
   it.runIf(process.platform === 'linux' && process.getuid?.() === 0)(
     'throws SOCKHUNT_E_DB_WRITE, loses nothing committed, and the same handle writes again once space is freed',
     (ctx) => {
-      const mnt = path.join(tmp.dir, 'mnt');
-      fs.mkdirSync(mnt);
-      try {
-        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt], { stdio: 'ignore' });
-      } catch {
+      const tmpfs = mountTmpfs(path.join(tmp.dir, 'mnt'), '8m');
+      if (!tmpfs) {
         ctx.skip('cannot mount a tmpfs here');
         return;
       }
-      mountPoints.push(mnt);
+      const mnt = tmpfs.dir;
       const open: AgentStore[] = [];
       try {
         const file = path.join(mnt, 'state', 'agent.db');
@@ -106,17 +94,7 @@ describe('full file system (a tiny tmpfs)', () => {
         sampleWrite(store, 0, 200);
         const committed = store.history.count();
 
-        // Fill the file system to the last block.
-        const filler = path.join(mnt, 'filler');
-        const fd = fs.openSync(filler, 'w');
-        const chunk = Buffer.alloc(4096, 1);
-        try {
-          for (;;) fs.writeSync(fd, chunk);
-        } catch (err) {
-          expect((err as NodeJS.ErrnoException).code).toBe('ENOSPC');
-        } finally {
-          fs.closeSync(fd);
-        }
+        const filler = fillUp(mnt);
 
         const err = writeError(() => sampleWrite(store, 200, 2000));
         expect(err.code).toBe('SOCKHUNT_E_DB_WRITE');
@@ -135,8 +113,7 @@ describe('full file system (a tiny tmpfs)', () => {
         again.close();
       } finally {
         for (const s of open) s.close();
-        execFileSync('umount', ['-l', mnt], { stdio: 'ignore' });
-        mountPoints.splice(mountPoints.indexOf(mnt), 1);
+        tmpfs.unmount();
       }
     },
   );
