@@ -385,27 +385,23 @@ function canonicalPlain(b: Uint8Array, t: number, last: number, dot: number): bo
 }
 
 /**
- * Object members of a parsed JSON value at every depth, or -1 when it nests deeper than `maxDepth` containers
+ * Object members of a parsed JSON value at every depth, or -1 when it nests deeper than `left` containers
  * (the recursion stops there, so a document nested thousands deep costs no stack).
  */
-export function membersOf(v: unknown, maxDepth: number): number {
-  return countMembers(v, maxDepth);
-}
-
-function countMembers(v: unknown, left: number): number {
+export function membersOf(v: unknown, left: number): number {
   if (typeof v !== 'object' || v === null) return 0;
   if (left <= 0) return -1;
   let n = 0;
   if (Array.isArray(v)) {
     for (const x of v) {
-      const m = countMembers(x, left - 1);
+      const m = membersOf(x, left - 1);
       if (m < 0) return -1;
       n += m;
     }
     return n;
   }
   for (const k in v) {
-    const m = countMembers((v as Record<string, unknown>)[k], left - 1);
+    const m = membersOf((v as Record<string, unknown>)[k], left - 1);
     if (m < 0) return -1;
     n += 1 + m;
   }
