@@ -28,6 +28,8 @@ export interface SampleStats {
   detectorErrors: Array<{ detector: string; error: unknown }>;
   /** Reading DNS answers failed this sample (it goes on with the names already known). */
   namesError?: unknown;
+  /** DNS answers the kernel dropped since the last sample (the tap's buffer was full): names may be missing. */
+  namesDropped?: number;
 }
 
 export interface LoopOptions {
@@ -44,7 +46,7 @@ export interface LoopOptions {
 
 export interface DestinationNames {
   /** Reads new answers; only those from servers `fromServer` accepts are kept. */
-  poll(now: number, fromServer: (ip: string) => boolean): unknown;
+  poll(now: number, fromServer: (ip: string) => boolean): { drops?: number } | void;
   lookup(ip: string, now: number): string | null;
 }
 
@@ -94,11 +96,12 @@ export class AgentLoop {
     store.baseline.refresh(); // picks up `baseline allow` / `import` made by another process
     const rows = await collector.sample({ netns: config.netns });
     let namesError: unknown;
+    let namesDropped = 0;
     if (this.opts.dnsNames) {
       // Only the host's own resolvers (and local stubs) may name addresses: anyone can send a packet from port 53.
       const resolvers = new Set(this.hostFacts.resolvers(now));
       try {
-        this.opts.dnsNames.poll(now, (ip) => resolvers.has(ip) || isLoopback(ip));
+        namesDropped = this.opts.dnsNames.poll(now, (ip) => resolvers.has(ip) || isLoopback(ip))?.drops ?? 0;
       } catch (err) {
         namesError = err;
       }
@@ -109,7 +112,7 @@ export class AgentLoop {
     const interval = this.lastSampleAt === null ? config.interval : Math.max(0, now - this.lastSampleAt);
     this.lastSampleAt = now;
 
-    const stats: SampleStats = { ts: now, sockets: rows.length, started: started.length, processes: 0, destinations: 0, findings: [], detectorErrors: [], ...(namesError !== undefined ? { namesError } : {}) };
+    const stats: SampleStats = { ts: now, sockets: rows.length, started: started.length, processes: 0, destinations: 0, findings: [], detectorErrors: [], ...(namesError !== undefined ? { namesError } : {}), ...(namesDropped > 0 ? { namesDropped } : {}) };
     const tcpDelta = this.hostFacts.tcpCounterDelta();
     try {
       // One transaction for every write of the sample. History first: the in-memory window takes the starts at

@@ -139,7 +139,15 @@ export const agentCommand: Command & { hooks?: AgentRunHooks } = {
         if (failures === 1 || failures % 100 === 0) log(`sample failed (${failures} so far): ${escapeForTerminal((err as Error)?.message ?? String(err))}`, true);
       };
       let namesFailures = 0;
-      const onSample = (stats: { detectorErrors: Array<{ detector: string; error: unknown }>; namesError?: unknown }): void => {
+      let namesDropped = 0;
+      let dropsSaidAt = -Infinity;
+      const onSample = (stats: { ts: number; detectorErrors: Array<{ detector: string; error: unknown }>; namesError?: unknown; namesDropped?: number }): void => {
+        namesDropped += stats.namesDropped ?? 0;
+        if (namesDropped > 0 && stats.ts - dropsSaidAt >= 600_000) {
+          dropsSaidAt = stats.ts;
+          log(`${namesDropped} DNS answers dropped by the kernel before they were read (a busy resolver): some destinations may lack their name`, true);
+          namesDropped = 0;
+        }
         for (const e of stats.detectorErrors) log(`detector ${e.detector} failed on this sample: ${escapeForTerminal(String((e.error as Error)?.message ?? e.error))}`, true);
         if (stats.namesError !== undefined && (++namesFailures === 1 || namesFailures % 100 === 0)) {
           log(`reading DNS answers failed (${namesFailures} so far; names already known are kept): ${escapeForTerminal(String((stats.namesError as Error)?.message ?? stats.namesError))}`, true);

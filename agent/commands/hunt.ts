@@ -39,6 +39,7 @@ export const huntCommand: Command = {
     const printed = new Map<string, string>();
     let updates = 0;
     let failures = 0;
+    let droppedSaid = false;
     try {
       await loop.run({
         durationMs,
@@ -56,6 +57,10 @@ export const huntCommand: Command = {
             else if (format === 'ndjson') io.out(`${safeJson(doc)}\n`);
           }
           for (const e of stats.detectorErrors) say(`sockhunt: detector ${e.detector} failed on this sample: ${escapeForTerminal(String((e.error as Error)?.message ?? e.error))}\n`);
+          if (stats.namesDropped && !droppedSaid) {
+            droppedSaid = true;
+            say(`sockhunt: DNS answers were dropped by the kernel before they were read (a busy resolver): some destinations may lack their name\n`);
+          }
           if (stats.namesError !== undefined) say(`sockhunt: reading DNS answers failed (names already known are kept): ${escapeForTerminal(String((stats.namesError as Error)?.message ?? stats.namesError))}\n`);
         },
         onError: (err) => {

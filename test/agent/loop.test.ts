@@ -150,6 +150,7 @@ describe('destination names', () => {
       poll(_now: number, fromServer: (ip: string) => boolean) {
         if (fail) throw new Error('dns tap: recvfrom: ENOBUFS');
         asked.push(Object.fromEntries(['192.0.2.53', '127.0.0.53', '::1', '198.51.100.250', '192.0.2.54'].map((ip) => [ip, fromServer(ip)])));
+        return { drops: 3 };
       },
       lookup: (ip: string) => (ip === '203.0.113.77' ? 'pool.example.test' : null),
     };
@@ -167,6 +168,7 @@ describe('destination names', () => {
     const t = Date.now();
     const ok = await loop.sample(t);
     expect(ok.namesError).toBeUndefined();
+    expect(ok.namesDropped).toBe(3); // reported, so that the agent can say names may be missing
     expect(asked).toEqual([{ '192.0.2.53': true, '127.0.0.53': true, '::1': true, '198.51.100.250': false, '192.0.2.54': false }]);
     fail = true;
     c.rows = [conn({ exe: '/usr/bin/curl', dst: '203.0.113.77', dport: 443, sport: 41001 })];
