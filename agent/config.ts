@@ -3,9 +3,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { SockhuntError } from './errors.js';
-import { parseDuration } from './duration.js';
-import { parseCidr } from '../collectors/ip.js';
+import { SockhuntError } from '../core/errors.js';
+import { parseDuration } from '../core/duration.js';
+import { parseCidr } from '../core/ip.js';
 import { DEFAULT_INTERNAL_NETWORKS } from './host-facts.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/sockhunt/sockhunt.yaml';

@@ -1,7 +1,7 @@
 // Facts about the host that detectors need besides sockets: its resolvers, its internal networks, its own
 // addresses and the kernel's TCP counters. Cheap to call every sample: files are re-read at most every 30 s.
 import { networkInterfaces } from 'node:os';
-import { CidrSet } from '../collectors/ip.js';
+import { CidrSet } from '../core/ip.js';
 import { type ProcReader, type TcpCounters, fsProcReader, parseResolvConf, parseSnmpTcp } from '../collectors/procfs.js';
 
 /** RFC 1918, RFC 6598 (CGNAT), IPv4 link-local, IPv6 ULA and link-local. */

@@ -2,7 +2,7 @@
 // From systeminformation (osInfo, networkInterfaces), each call bounded by a deadline, with node:os as the
 // fallback for whatever it cannot tell in time; cached, so a reconnect storm costs nothing.
 import os from 'node:os';
-import type { HostFactsWire } from '../server/protocol.js';
+import type { HostFactsWire } from '../core/protocol.js';
 
 export interface HostInfoOptions {
   /** How long systeminformation may take (default 5 s); past it, node:os answers. */

@@ -3,13 +3,13 @@
 //   baseline.query  what the baseline knows about a destination: which processes talked to it (the endpoint,
 //                   its /24 or /48 network, the port), first and last seen, and the allow rules that cover it
 //   baseline.allow  replaces the allow rules that came from the server
-// Parameters are validated with the schemas of server/protocol.ts. Every failure becomes a reply with ok:false
+// Parameters are validated with the schemas of core/protocol.ts. Every failure becomes a reply with ok:false
 // and a code; nothing here throws to the caller.
 import type { Connection, SocketState } from '../collectors/types.js';
-import { parseCidr as parseCidrStrict } from '../collectors/ip.js';
-import type { AgentStore } from '../store/index.js';
+import { parseCidr as parseCidrStrict } from '../core/ip.js';
+import type { AgentStore } from '../store/agent/index.js';
 import { canonicalIp, cidrContains, parseCidr, parseIp } from '../store/ip.js';
-import { endpointValue, networkValue, portValue } from '../store/grains.js';
+import { endpointValue, networkValue, portValue } from '../store/agent/grains.js';
 import {
   BaselineAllowParamsSchema,
   BaselineQueryParamsSchema,
@@ -17,9 +17,9 @@ import {
   type Reply,
   type ServerRequest,
   type WireErrorCode,
-} from '../server/protocol.js';
+} from '../core/protocol.js';
 import { parseState, rowFilter, type RowFilters } from './snapshot.js';
-import { isSockhuntError } from './errors.js';
+import { isSockhuntError } from '../core/errors.js';
 import type { z } from 'zod';
 
 export interface LiveResponseOptions {

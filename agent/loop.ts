@@ -3,17 +3,17 @@
 // and record findings; every write of the sample happens in one transaction.
 import type { Collector, Connection, Transport } from '../collectors/types.js';
 import { readConntrack, type ConntrackFlow } from '../collectors/conntrack.js';
-import { isLoopback } from '../collectors/ip.js';
-import type { AgentStore } from '../store/index.js';
-import { processKeyOf } from '../store/process-key.js';
-import type { LearnEntry } from '../store/baseline.js';
+import { isLoopback } from '../core/ip.js';
+import type { AgentStore } from '../store/agent/index.js';
+import { processKeyOf } from '../core/process-key.js';
+import type { LearnEntry } from '../store/agent/baseline.js';
 import { ConnectionTracker, isConnected, type EndedConnection } from './tracker.js';
 import { HostFactsSource } from './host-facts.js';
 import { type ConfiguredDetector, runDetectors } from './detect/index.js';
 import { type BaselineView, type ConnectionEvent, type DetectContext, type ProcessKey, UNATTRIBUTED } from './detect/types.js';
 import { FindingRecorder, type RecordedFinding } from './recorder.js';
 import type { Config } from './config.js';
-import { SockhuntError } from './errors.js';
+import { SockhuntError } from '../core/errors.js';
 
 export type LoopMode = 'learn' | 'hunt';
 

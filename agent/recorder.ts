@@ -1,11 +1,11 @@
 // Drafts from the detectors become findings: one per detector, process and destination (or the detector's
 // group) per suppression window. A repeat updates count, last seen and, when higher, risk; it keeps event.id
 // and hunt.id. Nothing floods the store: a scan that makes 10,000 sockets is one finding with a count.
-import { newEventId } from '../store/event-id.js';
-import type { FindingsStore, FindingRecord } from '../store/findings.js';
+import { newEventId } from '../core/event-id.js';
+import type { FindingsStore, FindingRecord } from '../store/agent/findings.js';
 import type { FindingDraft, Risk } from './detect/types.js';
 import { RISKS } from './detect/types.js';
-import { buildFindingDoc, dedupeKey, type FindingDoc } from './findings.js';
+import { buildFindingDoc, dedupeKey, type FindingDoc } from '../core/finding.js';
 
 export interface RecordedFinding {
   doc: FindingDoc;

@@ -1,8 +1,8 @@
 // `sockhunt snapshot`: the live socket table with owners, filtered and formatted.
 import type { Connection, SocketState } from '../collectors/types.js';
-import { CidrSet } from '../collectors/ip.js';
-import { SockhuntError } from './errors.js';
-import { csvCell, escapeForTerminal, safeJson } from './output/escape.js';
+import { CidrSet } from '../core/ip.js';
+import { SockhuntError } from '../core/errors.js';
+import { csvCell, escapeForTerminal, safeJson } from '../core/escape.js';
 
 export interface RowFilters {
   pids?: number[];

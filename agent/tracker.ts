@@ -4,7 +4,7 @@
 // was last seen owning a socket to the same destination, marked 'inferred'; otherwise 'none'.
 import type { Connection } from '../collectors/types.js';
 import type { ConntrackFlow } from '../collectors/conntrack.js';
-import { ipType } from '../collectors/ip.js';
+import { ipType } from '../core/ip.js';
 import type { ConnectionEvent, ProcessKey } from './detect/types.js';
 
 /** How long an ended connection's tuple is remembered, so its TIME_WAIT or conntrack trace is not a new start. */

@@ -2,7 +2,7 @@
 // conntrack active, it keeps flows for seconds to minutes after their sockets are gone: the trace that a
 // 100 ms beacon connection or a one-packet DNS query leaves behind. It names no process.
 import type { Transport } from './types.js';
-import { formatIPv6Bytes } from './ip.js';
+import { formatIPv6Bytes } from '../core/ip.js';
 import { type ProcReader, fsProcReader } from './procfs.js';
 
 export interface ConntrackFlow {

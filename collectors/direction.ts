@@ -1,6 +1,6 @@
 // Direction of a socket from the table it is in: the same rule for every collector.
 import type { RawSocket } from './types.js';
-import { isUnspecified } from './ip.js';
+import { isUnspecified } from '../core/ip.js';
 
 export type ListenerIndex = Map<number, Set<string>>;
 

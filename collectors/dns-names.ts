@@ -4,8 +4,8 @@
 // network namespace is seen, and only DNS over UDP (not DoT/DoH, not TCP). Every byte here comes from the network,
 // so parsing is bounded: names by RFC 1035 limits, compression pointers by a hop count, records by the packet.
 import { endianness } from 'node:os';
-import { SockhuntError } from '../agent/errors.js';
-import { formatIPv4Bytes, formatIPv6Bytes } from './ip.js';
+import { SockhuntError } from '../core/errors.js';
+import { formatIPv4Bytes, formatIPv6Bytes } from '../core/ip.js';
 import { nativeAddon } from './sockdiag.js';
 
 export interface DnsAnswer {

@@ -1,6 +1,6 @@
 // The one list of collectors, and the choice by platform.
 import type { Collector } from './types.js';
-import { SockhuntError } from '../agent/errors.js';
+import { SockhuntError } from '../core/errors.js';
 
 export type CollectorChoice = 'auto' | 'linux' | 'linux-proc' | 'systeminformation' | 'node-netstat';
 

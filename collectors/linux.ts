@@ -3,12 +3,12 @@
 import { hostname } from 'node:os';
 import type { Collector, CollectorSpec, Connection, ProcessInfo, RawSocket, SampleOptions } from './types.js';
 import { type ProcReader, fsProcReader, parseNamespaceLink, parseSocketTable, parseContainerId } from './procfs.js';
-import { ipType } from './ip.js';
+import { ipType } from '../core/ip.js';
 import { directionOf, listenerIndex, type ListenerIndex } from './direction.js';
 import { OwnerIndex } from './linux-owners.js';
 import { ProcessCache } from './linux-processes.js';
 import { loadSockDiag, type SockDiag } from './sockdiag.js';
-import { SockhuntError } from '../agent/errors.js';
+import { SockhuntError } from '../core/errors.js';
 
 export const linuxSpec: CollectorSpec = {
   id: 'linux',

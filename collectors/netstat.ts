@@ -23,7 +23,7 @@ import si from 'systeminformation';
 import type { Collector, CollectorSpec, Connection, RawSocket } from './types.js';
 import { splitEndpoint, toConnections, toRawSocket } from './platform-rows.js';
 import { ProcessTable, type SiProcess } from './platform-processes.js';
-import { SockhuntError } from '../agent/errors.js';
+import { SockhuntError } from '../core/errors.js';
 
 export const netstatSpec: CollectorSpec = {
   id: 'node-netstat',

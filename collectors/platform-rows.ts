@@ -4,7 +4,7 @@
 import { isIP } from 'node:net';
 import type { Connection, Family, ProcessInfo, RawSocket, SocketState, TcpState, Transport } from './types.js';
 import { TCP_STATES } from './types.js';
-import { ipType, isUnspecified } from './ip.js';
+import { ipType, isUnspecified } from '../core/ip.js';
 import { directionOf, listenerIndex, type ListenerIndex } from './direction.js';
 
 /** One endpoint as a tool prints it, split into host and port text (`*` allowed for both). */

@@ -2,7 +2,7 @@
 // input: a bad line is skipped and counted, so one odd entry degrades only itself.
 import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import type { Family, RawSocket, SocketState, Transport } from './types.js';
-import { formatIPv6Bytes } from './ip.js';
+import { formatIPv6Bytes } from '../core/ip.js';
 
 /** Reads /proc. Every method returns null where the entry is gone or unreadable. */
 export interface ProcReader {

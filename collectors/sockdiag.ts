@@ -5,9 +5,9 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { SockhuntError } from '../agent/errors.js';
+import { SockhuntError } from '../core/errors.js';
 import type { RawSocket, SocketState } from './types.js';
-import { formatIPv4Bytes, formatIPv6Bytes } from './ip.js';
+import { formatIPv4Bytes, formatIPv6Bytes } from '../core/ip.js';
 import { tcpStateName, udpStateName } from './procfs.js';
 
 /** Record layout written by sockdiag.c; see the comment at its top. */

@@ -14,7 +14,7 @@ import si from 'systeminformation';
 import type { Collector, CollectorSpec, Connection, RawSocket } from './types.js';
 import { mayBeCutByNetTools, toConnections, toRawSocket } from './platform-rows.js';
 import { ProcessTable, withDeadline, type SiProcess } from './platform-processes.js';
-import { SockhuntError } from '../agent/errors.js';
+import { SockhuntError } from '../core/errors.js';
 
 export const systemInformationSpec: CollectorSpec = {
   id: 'systeminformation',

@@ -12,7 +12,7 @@ try {
 }
 
 await build({
-  entryPoints: [new URL('../agent/cli.ts', import.meta.url).pathname],
+  entryPoints: [new URL('../cli/cli.ts', import.meta.url).pathname],
   outfile: new URL('../dist/cli.mjs', import.meta.url).pathname,
   bundle: true,
   platform: 'node',
@@ -30,7 +30,7 @@ await build({
 // Frame validation and the server's database run in worker threads; each worker is its own small bundle.
 for (const [entry, out] of [
   ['../server/validator-worker.ts', '../dist/validator-worker.mjs'],
-  ['../store/server-sqlite-worker.ts', '../dist/server-store-worker.mjs'],
+  ['../store/server/sqlite-worker.ts', '../dist/server-store-worker.mjs'],
 ]) {
   await build({
     entryPoints: [new URL(entry, import.meta.url).pathname],

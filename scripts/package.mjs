@@ -1,5 +1,5 @@
 // Builds the single executable: dist/sockhunt-<platform>-<arch> (a Node.js single executable application).
-//   1. bundle agent/package/sea-main.ts with everything it imports into one CommonJS file (SEA runs CommonJS);
+//   1. bundle package/sea-main.ts with everything it imports into one CommonJS file (SEA runs CommonJS);
 //   2. describe the native addons (sha256, size, glibc needs); pack them and the web page (server/web) as SEA assets;
 //   3. node --experimental-sea-config → the preparation blob;
 //   4. copy this node, strip its symbols (Linux), inject the blob with postject, re-sign (macOS);
@@ -83,7 +83,7 @@ function compare(a, b) {
   return 0;
 }
 
-/** One addon: the manifest entry (agent/package/addons.ts AddonAsset) and the file to pack. */
+/** One addon: the manifest entry (package/addons.ts AddonAsset) and the file to pack. */
 function describeAddon(key, file) {
   const bytes = readFileSync(file);
   const text = bytes.toString('latin1');
@@ -115,7 +115,7 @@ function findAddons() {
   return { sqlite, sockdiag };
 }
 
-/** Data files the product reads at run time, packed as assets `web/<name>` (agent/package/assets.ts). */
+/** Data files the product reads at run time, packed as assets `web/<name>` (package/assets.ts). */
 function dataAssets() {
   const web = join(root, 'server', 'web');
   if (!existsSync(web)) return {};
@@ -212,7 +212,7 @@ async function main() {
   step(`sockhunt ${pkg.version} (${commit}) for ${target}, node ${process.versions.node}`);
 
   const bundled = join(work, 'sockhunt.cjs');
-  await bundle(join(root, 'agent', 'package', 'sea-main.ts'), bundled, {
+  await bundle(join(root, 'package', 'sea-main.ts'), bundled, {
     SOCKHUNT_VERSION: JSON.stringify(pkg.version),
     SOCKHUNT_COMMIT: JSON.stringify(commit),
     SOCKHUNT_SEA_ADDONS: JSON.stringify(manifest),

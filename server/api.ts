@@ -1,18 +1,18 @@
 // The REST API: JSON, `Authorization: Bearer <api token>`, errors as {error:{code,message}}.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { HUNT_DETECTORS, type FindingDoc } from '../agent/findings.js';
+import { HUNT_DETECTORS, type FindingDoc } from '../core/finding.js';
 import { RISKS, type Risk } from '../agent/detect/types.js';
-import { parseDuration } from '../agent/duration.js';
-import { isSockhuntError } from '../agent/errors.js';
-import { normaliseAllowDestination } from '../store/allow.js';
-import { processKeyOf } from '../store/process-key.js';
-import { AllowRuleWireSchema, CLOSE, SnapshotParamsSchema } from './protocol.js';
+import { parseDuration } from '../core/duration.js';
+import { isSockhuntError } from '../core/errors.js';
+import { normaliseAllowDestination } from '../core/allow.js';
+import { processKeyOf } from '../core/process-key.js';
+import { AllowRuleWireSchema, CLOSE, SnapshotParamsSchema } from '../core/protocol.js';
 import { secretMatches } from './auth.js';
 import { RequestError, type AgentHub } from './hub.js';
 import { ApiError, queryObject, readJsonBody, sendApiError, sendJson, validate, SECURITY_HEADERS } from './http.js';
 import type { IngestStats, Log } from './ingest.js';
-import { FINDING_STATUSES, type FindingFilter, type FindingRecord, type ServerStore } from './store.js';
+import { FINDING_STATUSES, type FindingFilter, type FindingRecord, type ServerStore } from '../store/server/contract.js';
 import { allowRuleView, auditView, destinationView, findingView, hostView } from './views.js';
 
 export interface ApiContext {

@@ -5,7 +5,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CLOSE, MAX_PAYLOAD } from './protocol.js';
+import { CLOSE, MAX_PAYLOAD } from '../core/protocol.js';
 import { handleApi, type ApiContext } from './api.js';
 import { hashSecret } from './auth.js';
 import { ApiError, sendApiError, sendJson } from './http.js';
@@ -14,7 +14,7 @@ import { AgentSession, CLOSE_GRACE_MS, DEFAULT_LIMITS, closeReason, type IngestL
 import { Presence } from './presence.js';
 import { findWebRoot, staticHandler } from './static.js';
 import { defaultValidatorWorkers, workerValidator } from './validator.js';
-import type { ServerStore } from './store.js';
+import type { ServerStore } from '../store/server/contract.js';
 
 export interface ServerOptions {
   store: ServerStore;

@@ -1,7 +1,7 @@
 // Secrets and tokens. Only SHA-256 hashes are stored: the enroll secret, the API token and every agent token.
 // Comparisons are on fixed-length digests with timingSafeEqual, so their time says nothing about the secret.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { ServerStore } from './store.js';
+import type { ServerStore } from '../store/server/contract.js';
 
 /** Hex SHA-256 of a secret (what the database holds). */
 export function hashSecret(secret: string): string {

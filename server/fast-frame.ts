@@ -1,4 +1,4 @@
-// The fast path of findings-batch validation: a hand-written check of FindingDocSchema (agent/findings.ts) for
+// The fast path of findings-batch validation: a hand-written check of FindingDocSchema (core/finding.ts) for
 // documents in the form agents produce (the schema's own output: known keys only, in the schema's order), and
 // a scanner that finds each finding's bytes in the frame so that the document is stored as it arrived instead
 // of being serialised again. A batch is processed in about half the time zod and JSON.stringify took.
@@ -11,7 +11,7 @@
 // the fingerprint updated.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { FindingDocSchema } from '../agent/findings.js';
+import { FindingDocSchema } from '../core/finding.js';
 import type { PreparedFinding } from './frames.js';
 
 /** SHA-256 of JSON.stringify(z.toJSONSchema(FindingDocSchema)) that the checks below were written against. */

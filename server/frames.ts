@@ -4,8 +4,8 @@
 // fast path of server/fast-frame.ts (same checks, the document's bytes kept as they arrived); anything else,
 // and every frame that fails, goes through zod.
 import { z } from 'zod';
-import { FindingDocSchema, type FindingDoc } from '../agent/findings.js';
-import { AgentMessageSchema, MAX_BATCH, MAX_JSON_DEPTH, checkMessage, type AgentMessage, type WireErrorCode } from './protocol.js';
+import { FindingDocSchema, type FindingDoc } from '../core/finding.js';
+import { AgentMessageSchema, MAX_BATCH, MAX_JSON_DEPTH, checkMessage, type AgentMessage, type WireErrorCode } from '../core/protocol.js';
 import { fastFinding, findingSpans, membersIn, membersOf } from './fast-frame.js';
 
 /** A validated finding as the store takes it. */

@@ -1,7 +1,7 @@
 // The connected agents (one live connection per agent id) and the requests the server has sent them and
 // awaits replies to (live response, allow-list pushes).
 import { randomUUID } from 'node:crypto';
-import type { Reply, ServerMessage, ServerRequest } from './protocol.js';
+import type { Reply, ServerMessage, ServerRequest } from '../core/protocol.js';
 
 export interface AgentLink {
   readonly agentId: string;

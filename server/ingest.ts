@@ -2,14 +2,14 @@
 // Frames are processed one at a time in arrival order; a batch is committed in one transaction and only then
 // acked. Nothing an agent sends can crash the server: every failure is an `error` frame or a close code.
 import type { WebSocket, RawData } from 'ws';
-import { isSockhuntError } from '../agent/errors.js';
-import { CLOSE, MAX_BATCH, PROTOCOL_VERSIONS, type Hello, type ServerMessage, type WireErrorCode } from './protocol.js';
+import { isSockhuntError } from '../core/errors.js';
+import { CLOSE, MAX_BATCH, PROTOCOL_VERSIONS, type Hello, type ServerMessage, type WireErrorCode } from '../core/protocol.js';
 import { authenticate, hashSecret } from './auth.js';
 import { batchOfHost, type PreparedBatch } from './frames.js';
 import type { AgentHub, AgentLink } from './hub.js';
 import type { Presence } from './presence.js';
 import { TokenBucket, WindowCounter } from './rate.js';
-import type { ServerStore } from './store.js';
+import type { ServerStore } from '../store/server/contract.js';
 import type { FrameValidator } from './validator.js';
 
 export interface IngestLimits {

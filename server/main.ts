@@ -1,7 +1,7 @@
 // Starts the aggregation server on an address: builds it (server/app.ts) and listens. Used by `sockhunt server`
 // and by anything that embeds the server (e.g. `sockhunt up`).
 import type { AddressInfo } from 'node:net';
-import { SockhuntError } from '../agent/errors.js';
+import { SockhuntError } from '../core/errors.js';
 import { buildServer, type ServerOptions, type SockhuntServer } from './app.js';
 
 export interface ListenAddress {

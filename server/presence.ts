@@ -1,6 +1,6 @@
 // Last-seen times and outbox figures of connected agents, gathered in memory and written in one transaction
 // every few seconds: 5,000 agents heartbeating must not mean 5,000 writes.
-import type { ServerStore } from './store.js';
+import type { ServerStore } from '../store/server/contract.js';
 
 interface Touch {
   lastSeen: number;

@@ -3,10 +3,10 @@
 // when workers cannot start (e.g. a single-file executable) or keep dying.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { singleBinaryPath } from '../agent/package/native.js';
+import { singleBinaryPath } from '../core/native.js';
 import { processFrame, type FrameResult } from './frames.js';
 import type { Log } from './ingest.js';
-import { workerEntry } from './worker-entry.js';
+import { workerEntry } from '../core/worker-entry.js';
 
 export interface FrameValidator {
   readonly workers: number;

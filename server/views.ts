@@ -1,6 +1,6 @@
 // What the API (and the NDJSON export) shows of stored records.
-import type { FindingDoc } from '../agent/findings.js';
-import type { AllowRuleRecord, AuditRecord, DestinationSummary, FindingRecord, HostSummary } from './store.js';
+import type { FindingDoc } from '../core/finding.js';
+import type { AllowRuleRecord, AuditRecord, DestinationSummary, FindingRecord, HostSummary } from '../store/server/contract.js';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 

@@ -1,5 +1,5 @@
 // The one list of detectors, and the validation of their parameters from configuration overrides.
-import { SockhuntError } from '../errors.js';
+import { SockhuntError } from '../../core/errors.js';
 import type { DetectContext, Detector, FindingDraft, ParamSpec } from './types.js';
 import { firstSeen } from './first-seen.js';
 import { nonstandardPort } from './nonstandard-port.js';

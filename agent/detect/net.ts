@@ -1,6 +1,6 @@
 // Address helpers shared by the detectors: CIDR membership, loopback/internal tests, network labels.
 import { isIP } from 'node:net';
-import { CidrSet, isLoopback, parseIp, type ParsedIp } from '../../collectors/ip.js';
+import { CidrSet, isLoopback, parseIp, type ParsedIp } from '../../core/ip.js';
 import { DEFAULT_INTERNAL_NETWORKS } from '../host-facts.js';
 
 export { parseIp, type ParsedIp };

@@ -1,12 +1,12 @@
 // The loop end to end over a scripted socket table (real store, real detectors): learning, then hunting.
-import { eventIdTime } from '../../store/event-id.js';
+import { eventIdTime } from '../../core/event-id.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Connection } from '../../collectors/types.js';
 import { ScriptedCollector } from '../support/scripted-collector.js';
-import { openAgentStore, type AgentStore } from '../../store/index.js';
+import { openAgentStore, type AgentStore } from '../../store/agent/index.js';
 import { AgentLoop } from '../../agent/loop.js';
 import { HostFactsSource } from '../../agent/host-facts.js';
 import { parseConfig } from '../../agent/config.js';

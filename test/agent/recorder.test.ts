@@ -4,10 +4,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { FindingRecorder } from '../../agent/recorder.js';
 import { DETECTORS, resolveParams } from '../../agent/detect/index.js';
-import { openAgentStore, type AgentStore } from '../../store/index.js';
-import { Outbox } from '../../store/outbox.js';
-import { SCENARIOS } from '../detect/scenarios.js';
-import { tempDir } from '../store/helpers.js';
+import { openAgentStore, type AgentStore } from '../../store/agent/index.js';
+import { Outbox } from '../../store/agent/outbox.js';
+import { SCENARIOS } from './detect/scenarios.js';
+import { tempDir } from '../store/agent/helpers.js';
 
 let tmp: ReturnType<typeof tempDir>;
 let store: AgentStore;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatRows, parseState, rowFilter } from '../../agent/snapshot.js';
-import { csvCell, escapeForTerminal, safeJson } from '../../agent/output/escape.js';
+import { csvCell, escapeForTerminal, safeJson } from '../../core/escape.js';
 import type { Connection } from '../../collectors/types.js';
 import { startReady, stopAll } from '../support/processes.js';
 

@@ -1,11 +1,11 @@
 // Benchmark (not a test): the beacon detector's detection and false-alarm rates on seeded synthetic series, by stage.
 //   npm run bench:beacon            (BEACON_SEEDS=5000 by default)
-// Series come from test/detect/traffic.ts (start times quantised to the 1 s sampling grid). True beacons are judged on
+// Series come from test/agent/detect/traffic.ts (start times quantised to the 1 s sampling grid). True beacons are judged on
 // their full series; near misses after every start, as the loop judges them. Prints the table in docs/detectors.md.
 import { beacon } from '../../agent/detect/beacon.js';
 import { resolveParams } from '../../agent/detect/index.js';
-import { FakeHistory, context, prng } from '../detect/fixtures.js';
-import * as traffic from '../detect/traffic.js';
+import { FakeHistory, context, prng } from '../agent/detect/fixtures.js';
+import * as traffic from '../agent/detect/traffic.js';
 
 const SEEDS = Number(process.env['BEACON_SEEDS'] ?? 5000);
 const P = resolveParams(beacon);

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Collector, Connection } from '../../collectors/types.js';
-import { openAgentStore } from '../../store/index.js';
+import { openAgentStore } from '../../store/agent/index.js';
 import { AgentLoop } from '../../agent/loop.js';
 import { parseConfig } from '../../agent/config.js';
 import { configureDetectors } from '../../agent/detect/index.js';

@@ -17,8 +17,8 @@ import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import Database from 'better-sqlite3';
 import { buildServer, type SockhuntServer } from '../../server/app.js';
-import { openSqliteServerStore } from '../../store/server-sqlite.js';
-import type { ServerStore } from '../../server/store.js';
+import { openSqliteServerStore } from '../../store/server/sqlite.js';
+import type { ServerStore } from '../../store/server/contract.js';
 
 const SECRET = 'bench-enroll-secret-0123456789';
 const LOAD = fileURLToPath(new URL('./server-load.ts', import.meta.url));

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Connection } from '../../collectors/types.js';
 import type { ConnectionEvent } from '../../agent/detect/types.js';
-import { openAgentStore, type AgentStore } from '../../store/index.js';
+import { openAgentStore, type AgentStore } from '../../store/agent/index.js';
 
 const ROWS = 2_000;
 const SAMPLES = Number(process.argv[2] ?? 200);

@@ -17,7 +17,7 @@ import {
   type SockDiag,
 } from '../../collectors/sockdiag.js';
 import type { RawSocket } from '../../collectors/types.js';
-import { formatIPv6Bytes } from '../../collectors/ip.js';
+import { formatIPv6Bytes } from '../../core/ip.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const addonPath = join(root, 'build', 'Release', 'sockdiag.node');

@@ -7,8 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { canUseNetns, NET, type Proc, TransportLab, until } from '../transport/support/netns.js';
-import { readDb, startClient, startListener } from '../transport/support/agent-world.js';
+import { canUseNetns, NET, type Proc, TransportLab, until } from '../agent/transport/support/netns.js';
+import { readDb, startClient, startListener } from '../agent/transport/support/agent-world.js';
 import { binaryTarget, ensureBinary } from './single-binary.js';
 
 const ENROLL = 'binary-stream-enroll-secret';

@@ -1,4 +1,4 @@
-// The unit's capability set (agent/package/systemd-unit.ts CAPABILITIES) is enough: root reduced to those
+// The unit's capability set (package/systemd-unit.ts CAPABILITIES) is enough: root reduced to those
 // capabilities sees the owner of a socket of another user and a socket in another network namespace, as full
 // root does, and opens the DNS tap; with fewer it does not. CAP_SYS_ADMIN is not among them: other namespaces are read from
 // /proc/<pid>/net when netlink cannot enter them.
@@ -9,7 +9,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CAPABILITIES } from '../../agent/package/systemd-unit.js';
+import { CAPABILITIES } from '../../package/systemd-unit.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const canRun =

@@ -8,10 +8,10 @@ import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readF
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { installCommand, uninstallCommand } from '../../agent/commands/install.js';
-import { type Command, parseCommandArgs } from '../../agent/commands/command.js';
+import { installCommand, uninstallCommand } from '../../cli/commands/install.js';
+import { type Command, parseCommandArgs } from '../../cli/commands/command.js';
 import { loadConfig, parseConfig } from '../../agent/config.js';
-import { isSockhuntError } from '../../agent/errors.js';
+import { isSockhuntError } from '../../core/errors.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'sockhunt-install-'));

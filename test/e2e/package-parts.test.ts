@@ -11,14 +11,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { parse as parseYaml } from 'yaml';
-import { AddonLoader, type AddonAsset, addonCacheDir, cachedFileName, commandNeedsAddons } from '../../agent/package/addons.js';
-import { compareVersions, glibcxxFromLibstdcxxPath, libcShortfall, detectLibcRuntime } from '../../agent/package/libc.js';
-import { mountOf, noexecMountOf, parseMountInfo } from '../../agent/package/mounts.js';
-import { renderDefaultConfig } from '../../agent/package/config-template.js';
+import { AddonLoader, type AddonAsset, addonCacheDir, cachedFileName, commandNeedsAddons } from '../../package/addons.js';
+import { compareVersions, glibcxxFromLibstdcxxPath, libcShortfall, detectLibcRuntime } from '../../package/libc.js';
+import { mountOf, noexecMountOf, parseMountInfo } from '../../package/mounts.js';
+import { renderDefaultConfig } from '../../package/config-template.js';
 import { ConfigSchema, loadConfig, parseConfig } from '../../agent/config.js';
 import { configureDetectors } from '../../agent/detect/index.js';
-import { nativeSqliteBinding, setNativeSqliteProvider } from '../../agent/package/native.js';
-import { openAgentDb } from '../../store/db.js';
+import { nativeSqliteBinding, setNativeSqliteProvider } from '../../core/native.js';
+import { openAgentDb } from '../../store/agent/db.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const sqliteAddon = join(dirname(createRequire(import.meta.url).resolve('better-sqlite3/package.json')), 'build', 'Release', 'better_sqlite3.node');
@@ -139,7 +139,7 @@ describe('addon cache', () => {
     for (const argv of [['snapshot'], ['hunt', '--for', '1s'], ['baseline', 'show']]) expect(commandNeedsAddons(argv)).toBe(true);
   });
 
-  it('lets store/db.ts open databases through a registered provider (as inside the binary)', () => {
+  it('lets store/agent/db.ts open databases through a registered provider (as inside the binary)', () => {
     const l = loaderIn(join(scratch, 'cache6'), bytes);
     let calls = 0;
     setNativeSqliteProvider(() => {

@@ -4,7 +4,7 @@
 import { expect, it } from 'vitest';
 import { scenarioSuite, expectAttackReported, expectOnlyMaliciousAt } from './support/suite.js';
 import { ADDR } from './support/lab.js';
-import type { FindingDoc } from '../../agent/findings.js';
+import type { FindingDoc } from '../../core/finding.js';
 
 const atNs = (f: FindingDoc) => f.destination.ip === ADDR.attackerNs && f.destination.port === 53 && f.network.transport === 'udp';
 

@@ -7,7 +7,7 @@ import { expect, it } from 'vitest';
 import { scenarioSuite, expectAttackReported, expectOnlyMaliciousAt } from './support/suite.js';
 import { ADDR } from './support/lab.js';
 import { report } from './support/evidence.js';
-import type { FindingDoc } from '../../agent/findings.js';
+import type { FindingDoc } from '../../core/finding.js';
 
 const POOL_NAME = 'pool.supportxmr.com';
 const atPool = (f: FindingDoc) => f.destination.ip === ADDR.pool && f.destination.port === 443 && f.network.transport === 'tcp';

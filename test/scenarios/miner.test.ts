@@ -5,7 +5,7 @@
 import { expect, it } from 'vitest';
 import { scenarioSuite, expectAttackReported, expectOnlyMaliciousAt } from './support/suite.js';
 import { ADDR } from './support/lab.js';
-import type { FindingDoc } from '../../agent/findings.js';
+import type { FindingDoc } from '../../core/finding.js';
 
 const atPool = (f: FindingDoc) => f.destination.ip === ADDR.pool && f.destination.port === 3333 && f.network.transport === 'tcp';
 

@@ -6,7 +6,7 @@ import { expect, it } from 'vitest';
 import { scenarioSuite, expectAttackReported } from './support/suite.js';
 import { report } from './support/evidence.js';
 import { ADDR } from './support/lab.js';
-import type { FindingDoc } from '../../agent/findings.js';
+import type { FindingDoc } from '../../core/finding.js';
 
 const octet = (ip: string) => Number(ip.split('.')[3]);
 const inTargets = (ip: string) =>

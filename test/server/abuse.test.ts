@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { CLOSE, MAX_PAYLOAD } from '../../server/protocol.js';
+import { CLOSE, MAX_PAYLOAD } from '../../core/protocol.js';
 import { MAX_HELLO_BYTES } from '../../server/ingest.js';
 import { TestClient, api, connectAgent, finding, hello, sleep, startTestServer, type TestServer } from './helpers.js';
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { CLOSE } from '../../server/protocol.js';
+import { CLOSE } from '../../core/protocol.js';
 import { API_TOKEN, TestClient, api, connectAgent, finding, hello, sleep, startTestServer, type TestServer } from './helpers.js';
 
 let server: TestServer;

@@ -3,10 +3,10 @@
 // accepted items and columns, same document JSON, same errors), whichever path took it.
 import { describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { FindingDocSchema } from '../../agent/findings.js';
+import { FindingDocSchema } from '../../core/finding.js';
 import { FAST_PATH, SCHEMA_FINGERPRINT, findingSpans } from '../../server/fast-frame.js';
 import { decodeBatch, prepareFinding, processFrame, type FrameResult } from '../../server/frames.js';
-import { AgentMessageSchema, parseFrame } from '../../server/protocol.js';
+import { AgentMessageSchema, parseFrame } from '../../core/protocol.js';
 import { finding } from './helpers.js';
 
 const agentId = randomUUID();

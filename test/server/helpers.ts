@@ -6,11 +6,11 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
-import type { FindingDoc } from '../../agent/findings.js';
+import type { FindingDoc } from '../../core/finding.js';
 import { buildServer, type ServerOptions, type SockhuntServer } from '../../server/app.js';
-import { openSqliteServerStore, type SqliteServerStoreOptions } from '../../store/server-sqlite.js';
-import type { ServerStore } from '../../server/store.js';
-import type { ServerMessage } from '../../server/protocol.js';
+import { openSqliteServerStore, type SqliteServerStoreOptions } from '../../store/server/sqlite.js';
+import type { ServerStore } from '../../store/server/contract.js';
+import type { ServerMessage } from '../../core/protocol.js';
 
 export const API_TOKEN = 'test-api-token-0123456789abcdef';
 export const ENROLL_SECRET = 'test-enroll-secret-0123456789';

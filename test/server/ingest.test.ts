@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { CLOSE } from '../../server/protocol.js';
+import { CLOSE } from '../../core/protocol.js';
 import { API_TOKEN, ENROLL_SECRET, TestClient, api, connectAgent, finding, hello, sleep, startTestServer, type TestServer } from './helpers.js';
 
 let server: TestServer;

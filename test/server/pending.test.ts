@@ -4,7 +4,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHash, randomUUID } from 'node:crypto';
 import net from 'node:net';
-import { CLOSE } from '../../server/protocol.js';
+import { CLOSE } from '../../core/protocol.js';
 import { CLOSE_GRACE_MS } from '../../server/ingest.js';
 import { ENROLL_SECRET, TestClient, hello, sleep, startTestServer, type TestServer } from './helpers.js';
 

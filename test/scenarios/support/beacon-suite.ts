@@ -4,7 +4,7 @@ import { expect, it } from 'vitest';
 import { scenarioSuite, expectAttackReported, expectOnlyMaliciousAt } from './suite.js';
 import { beaconDiagnosis, report } from './evidence.js';
 import { ADDR } from './lab.js';
-import type { FindingDoc } from '../../../agent/findings.js';
+import type { FindingDoc } from '../../../core/finding.js';
 
 export const BEACON_PORT = 8443;
 // What the endpoint itself keeps of the check-ins, 20 s into the hunt: its TCP sockets and its conntrack flows.

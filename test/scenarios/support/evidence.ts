@@ -1,7 +1,7 @@
 // Reading a scenario's outcome: findings in one line each, which findings name a benign process, and what the agent
 // itself recorded (its database's connection history and baseline) — so a failing assertion says why.
 import Database from 'better-sqlite3';
-import type { FindingDoc } from '../../../agent/findings.js';
+import type { FindingDoc } from '../../../core/finding.js';
 import type { Started } from './lab.js';
 import type { ScenarioRun } from './scenario.js';
 

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Lab, type Started } from './lab.js';
-import type { FindingDoc } from '../../../agent/findings.js';
+import type { FindingDoc } from '../../../core/finding.js';
 
 const CLI = fileURLToPath(new URL('../../../bin/sockhunt.js', import.meta.url));
 

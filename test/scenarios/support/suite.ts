@@ -1,7 +1,7 @@
 // The frame every scenario file shares: one lab (its own namespaces), one run of learn + hunt in beforeAll, the
 // checks every scenario makes, and cleanup in afterAll even when a test or the run itself fails.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FindingDocSchema, type FindingDoc } from '../../../agent/findings.js';
+import { FindingDocSchema, type FindingDoc } from '../../../core/finding.js';
 import { Lab } from './lab.js';
 import { runScenario, scenarioSeed, type ScenarioOptions, type ScenarioRun } from './scenario.js';
 import { CONFIDENCE_ORDER, history, namingBenign, oneLine, report, riskAtLeast, timeline } from './evidence.js';
