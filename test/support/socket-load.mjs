@@ -1,6 +1,7 @@
 // Opens a known set of loopback sockets and keeps them open until stdin closes or it is killed.
 // argv[2]: JSON {"connections": N} — N extra TCP connections to its own listener (default 0, max 25000).
-// Prints one JSON line when ready: {"pid", "ports": {...}}.
+// Prints one JSON line when ready: {"pid", "ports": {...}}: the listeners' and UDP sockets' ports, and the local ports of
+// the first client of each TCP listener (tcp4Client, tcp6Client, dualClient).
 import net from 'node:net';
 import dgram from 'node:dgram';
 
@@ -34,9 +35,10 @@ function udp(type, bindHost, connectTo) {
 const v4 = await listen('127.0.0.1');
 const v6 = await listen('::1', true);
 const dual = await listen('::', false);
-keep.push(await connect('127.0.0.1', v4.address().port));
-keep.push(await connect('::1', v6.address().port));
-keep.push(await connect('127.0.0.1', dual.address().port)); // IPv4-mapped on the dual-stack listener
+const c4 = await connect('127.0.0.1', v4.address().port);
+const c6 = await connect('::1', v6.address().port);
+const cDual = await connect('127.0.0.1', dual.address().port); // IPv4-mapped on the dual-stack listener
+keep.push(c4, c6, cDual);
 const u4 = await udp('udp4', '127.0.0.1');
 const u6 = await udp('udp6', '::1');
 const u4c = await udp('udp4', '127.0.0.1', { host: '127.0.0.1', port: u4.address().port });
@@ -55,6 +57,9 @@ process.stdout.write(
       udp6: u6.address().port,
       udp4Client: u4c.address().port,
       udp6Client: u6c.address().port,
+      tcp4Client: c4.localPort,
+      tcp6Client: c6.localPort,
+      dualClient: cDual.localPort,
     },
   })}\n`,
 );
