@@ -5,7 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { SockhuntError } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
-import { parseCidr } from '../core/ip.js';
+import { tryParseCidr } from '../core/ip.js';
 import { DEFAULT_INTERNAL_NETWORKS } from './host-facts.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/sockhunt/sockhunt.yaml';
@@ -21,17 +21,7 @@ const duration = (what: string) =>
     }
   });
 
-const cidr = z.string().refine(
-  (v) => {
-    try {
-      parseCidr(v);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'not an IP address or CIDR' },
-);
+const cidr = z.string().refine((v) => tryParseCidr(v) !== null, { message: 'not an IP address or CIDR' });
 
 const detectorConfig = z.record(z.string(), z.unknown());
 

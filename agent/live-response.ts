@@ -6,9 +6,8 @@
 // Parameters are validated with the schemas of core/protocol.ts. Every failure becomes a reply with ok:false
 // and a code; nothing here throws to the caller.
 import type { Connection, SocketState } from '../collectors/types.js';
-import { parseCidr as parseCidrStrict } from '../core/ip.js';
 import type { AgentStore } from '../store/agent/index.js';
-import { canonicalIp, cidrContains, parseCidr, parseIp } from '../store/ip.js';
+import { canonicalIp, cidrContains, parseIp, tryParseCidr } from '../core/ip.js';
 import { endpointValue, networkValue, portValue } from '../store/agent/grains.js';
 import {
   BaselineAllowParamsSchema,
@@ -121,9 +120,7 @@ export class LiveResponder {
       });
     }
     if (filters.remote !== undefined) {
-      try {
-        parseCidrStrict(filters.remote);
-      } catch {
+      if (tryParseCidr(filters.remote) === null) {
         throw new RequestError('SOCKHUNT_E_PROTO_SCHEMA', `params.filters.remote: ${JSON.stringify(filters.remote)} is not an IP address or CIDR`);
       }
       spec.remote = filters.remote;
@@ -217,7 +214,7 @@ export class LiveResponder {
         if (p.port !== undefined && r.port !== null && r.port !== p.port) return false;
         if (p.transport !== undefined && r.transport !== null && r.transport !== p.transport) return false;
         if (r.destination === '*') return true;
-        const cidr = parseCidr(r.destination);
+        const cidr = tryParseCidr(r.destination);
         return cidr !== null && parsed !== null && cidrContains(cidr, parsed);
       })
       .slice(0, limit)

@@ -1,10 +1,9 @@
 // Pure mapping from what platform tools print (Windows/macOS/Linux `netstat`, as split by systeminformation or
 // node-netstat) to RawSocket and Connection rows. No I/O here: the collectors feed it, the tests check it on
 // captured outputs.
-import { isIP } from 'node:net';
 import type { Connection, Family, ProcessInfo, RawSocket, SocketState, TcpState, Transport } from './types.js';
 import { TCP_STATES } from './types.js';
-import { ipType, isUnspecified } from '../core/ip.js';
+import { canonicalIp, ipType, isUnspecified } from '../core/ip.js';
 import { directionOf, listenerIndex, type ListenerIndex } from './direction.js';
 
 /** One endpoint as a tool prints it, split into host and port text (`*` allowed for both). */
@@ -100,16 +99,14 @@ export function familyOfHost(host: string): Family | null {
 }
 
 /**
- * Normalises a printed host: brackets and zone ids dropped, `*`/empty → the family's wildcard,
- * IPv4-mapped IPv6 → dotted IPv4, IPv6 lower-cased. Null when the result is not an IP address
- * (truncated by the tool, a header word, garbage).
+ * Normalises a printed host: brackets and zone ids dropped, `*`/empty → the family's wildcard, else the
+ * canonical address text (core/ip.ts: IPv4-mapped IPv6 → dotted IPv4, IPv6 in RFC 5952 form). Null when
+ * the result is not an IP address (truncated by the tool, a header word, garbage).
  */
 export function normalizeHost(host: string, family: Family): string | null {
-  const h = stripDecorations(host).toLowerCase();
+  const h = stripDecorations(host);
   if (h === '*' || h === '') return family === 'inet6' ? '::' : '0.0.0.0';
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(h);
-  const ip = mapped ? mapped[1]! : h;
-  return isIP(ip) === 0 ? null : ip;
+  return canonicalIp(h);
 }
 
 function stripDecorations(host: string): string {

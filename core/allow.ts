@@ -3,7 +3,7 @@
 // server) and suppress deviations the baseline would otherwise report.
 import type { Transport } from '../collectors/types.js';
 import { SockhuntError } from './errors.js';
-import { cidrContains, formatCidr, parseCidr, parseIp, type Cidr, type ParsedIp } from '../store/ip.js';
+import { cidrContains, formatCidr, parseIp, tryParseCidr, type Cidr, type ParsedIp } from './ip.js';
 
 export type AllowSource = 'cli' | 'server';
 
@@ -33,9 +33,9 @@ function invalid(message: string): SockhuntError {
 export function normaliseAllowDestination(text: string): string {
   const t = text.trim();
   if (t === '*') return '*';
-  const cidr = parseCidr(t);
+  const cidr = tryParseCidr(t);
   if (!cidr) throw invalid(`allow: "${text}" is not an address, a CIDR or *`);
-  const full = cidr.v === 4 ? 32 : 128;
+  const full = cidr.version === 4 ? 32 : 128;
   return cidr.prefix === full ? formatCidr(cidr).replace(/\/\d+$/, '') : formatCidr(cidr);
 }
 
@@ -96,7 +96,7 @@ interface CompiledRule {
 }
 
 function compile(rule: AllowRule): CompiledRule {
-  return { cidr: rule.destination === '*' ? null : parseCidr(rule.destination), port: rule.port, transport: rule.transport };
+  return { cidr: rule.destination === '*' ? null : tryParseCidr(rule.destination), port: rule.port, transport: rule.transport };
 }
 
 /** Rules indexed by process: a lookup tests only the rules of that process and of `*`. */

@@ -1,5 +1,8 @@
-// Address helpers shared by collectors, filters and detectors.
-import { isIP } from 'node:net';
+// The one address module: parsing, canonical text (RFC 5952), the /24 or /48 network, CIDRs and CIDR sets.
+// Collectors, filters, detectors and the baseline all use it, so a destination has one text everywhere
+// (`2001:DB8::0:1` and `2001:db8::1` are the same address, and both are in `2001:db8::/48`).
+// Hot path: the collector and the detectors ask about the same addresses every sample. An address text is
+// parsed once and cached with its canonical and network text, so later lookups allocate nothing.
 import { SockhuntError } from './errors.js';
 
 const DECIMAL = Array.from({ length: 256 }, (_, i) => String(i));
@@ -45,21 +48,53 @@ export function formatIPv6Bytes(bytes: Uint8Array, offset: number): string {
   return out;
 }
 
-/** Decodes the addon's records into RawSocket rows. */
-
+/** The ECS `network.type` of an address text as the collectors write it. */
 export function ipType(ip: string): 'ipv4' | 'ipv6' {
   return ip.includes(':') ? 'ipv6' : 'ipv4';
 }
 
 export interface ParsedIp {
-  version: 4 | 6;
-  /** 4 bytes for IPv4 (an IPv4-mapped IPv6 address is IPv4), 16 for IPv6. */
-  bytes: Uint8Array;
+  readonly version: 4 | 6;
+  /** 4 bytes for IPv4 (an IPv4-mapped IPv6 address is IPv4), 16 for IPv6. Shared: do not modify. */
+  readonly bytes: Uint8Array;
 }
 
-const parsedCache = new Map<string, ParsedIp | null>();
+/** A parsed address as cached: its canonical and network text are computed once, on first use. */
+class Address implements ParsedIp {
+  #text: string | undefined;
+  #network: string | undefined;
+
+  constructor(
+    readonly version: 4 | 6,
+    readonly bytes: Uint8Array,
+  ) {}
+
+  canonical(): string {
+    return (this.#text ??= formatBytes(this.version, this.bytes));
+  }
+
+  networkText(): string {
+    if (this.#network === undefined) {
+      const b = this.bytes;
+      if (this.version === 4) this.#network = `${DECIMAL[b[0]!]}.${DECIMAL[b[1]!]}.${DECIMAL[b[2]!]}.0/24`;
+      else {
+        const net = new Uint8Array(16);
+        net.set(b.subarray(0, 6));
+        this.#network = `${formatIPv6Bytes(net, 0)}/48`;
+      }
+    }
+    return this.#network;
+  }
+}
+
+function formatBytes(version: 4 | 6, bytes: Uint8Array): string {
+  return version === 4 ? formatIPv4Bytes(bytes, 0) : formatIPv6Bytes(bytes, 0);
+}
+
+const parsedCache = new Map<string, Address | null>();
 const PARSED_CACHE_MAX = 50_000;
 
+/** Four decimal octets 0–255, no leading zeros (`010.0.0.1` is ambiguous: inet_aton reads it as octal). */
 function parseV4Bytes(s: string): Uint8Array | null {
   const out = new Uint8Array(4);
   let part = 0;
@@ -72,13 +107,15 @@ function parseV4Bytes(s: string): Uint8Array | null {
       out[part++] = value;
       value = 0;
       digits = 0;
-    } else if (c >= 48 && c <= 57 && digits < 3) {
+    } else if (c >= 48 && c <= 57 && digits < 3 && !(digits === 1 && value === 0)) {
       value = value * 10 + (c - 48);
       digits++;
     } else return null;
   }
   return part === 4 ? out : null;
 }
+
+const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
 
 function parseV6Bytes(text: string): Uint8Array | null {
   let s = text;
@@ -99,7 +136,7 @@ function parseV6Bytes(text: string): Uint8Array | null {
   const out = new Uint8Array(16);
   for (let i = 0; i < 8; i++) {
     const g = groups[i]!;
-    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
+    if (!HEX_GROUP.test(g)) return null;
     const n = parseInt(g, 16);
     out[i * 2] = n >> 8;
     out[i * 2 + 1] = n & 0xff;
@@ -108,87 +145,167 @@ function parseV6Bytes(text: string): Uint8Array | null {
   return out;
 }
 
-/** Parses an IPv4 or IPv6 address (brackets and zone ids dropped); IPv4-mapped IPv6 is IPv4. Cached. */
-export function parseIp(ip: string): ParsedIp | null {
-  const hit = parsedCache.get(ip);
-  if (hit !== undefined) return hit;
-  const s = ip.trim().replace(/%.*$/, '').replace(/^\[|\]$/g, '');
-  let parsed: ParsedIp | null = null;
-  if (s.includes(':')) {
-    const b = parseV6Bytes(s);
-    if (b) parsed = isV4MappedBytes(b) ? { version: 4, bytes: b.slice(12) } : { version: 6, bytes: b };
-  } else {
-    const b = parseV4Bytes(s);
-    if (b) parsed = { version: 4, bytes: b };
-  }
-  if (parsedCache.size >= PARSED_CACHE_MAX) parsedCache.clear();
-  parsedCache.set(ip, parsed);
-  return parsed;
-}
-
 function isV4MappedBytes(b: Uint8Array): boolean {
   for (let i = 0; i < 10; i++) if (b[i] !== 0) return false;
   return b[10] === 0xff && b[11] === 0xff;
 }
 
-function prefixMatches(a: Uint8Array, net: Uint8Array, prefix: number): boolean {
-  let bits = prefix;
-  for (let i = 0; bits > 0; i++, bits -= 8) {
-    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
-    if ((a[i]! & mask) !== (net[i]! & mask)) return false;
+function parseUncached(text: string): Address | null {
+  let s = text.trim();
+  if (s.startsWith('[') || s.endsWith(']')) {
+    // The URL form of an IPv6 address: both brackets or neither.
+    if (!(s.startsWith('[') && s.endsWith(']')) || !s.includes(':')) return null;
+    s = s.slice(1, -1);
   }
-  return true;
+  if (!s.includes(':')) {
+    const b = parseV4Bytes(s);
+    return b ? new Address(4, b) : null;
+  }
+  const zone = s.indexOf('%');
+  if (zone >= 0) {
+    if (zone === s.length - 1) return null; // an empty zone id
+    s = s.slice(0, zone);
+  }
+  const b = parseV6Bytes(s);
+  if (!b) return null;
+  return isV4MappedBytes(b) ? new Address(4, b.slice(12)) : new Address(6, b);
 }
 
+function lookup(ip: string): Address | null {
+  let hit = parsedCache.get(ip);
+  if (hit !== undefined) return hit;
+  hit = parseUncached(ip);
+  if (parsedCache.size >= PARSED_CACHE_MAX) parsedCache.clear();
+  parsedCache.set(ip, hit);
+  return hit;
+}
+
+/**
+ * Parses an IPv4 or IPv6 address; null when the text is not one. Accepted around the address: white space,
+ * brackets (`[2001:db8::1]`, IPv6 only) and a zone id (`fe80::1%eth0`, IPv6 only), all dropped. IPv4-mapped
+ * IPv6 (`::ffff:192.0.2.1`) is IPv4. Cached: the same object is returned for the same text.
+ */
+export function parseIp(ip: string): ParsedIp | null {
+  return lookup(ip);
+}
+
+/** The canonical text of a parsed address: dotted IPv4, RFC 5952 IPv6. */
+export function formatIp(ip: ParsedIp): string {
+  return ip instanceof Address ? ip.canonical() : formatBytes(ip.version, ip.bytes);
+}
+
+/** The canonical text of an address (dotted IPv4, RFC 5952 IPv6, IPv4-mapped as IPv4), or null when it is not one. */
+export function canonicalIp(ip: string): string | null {
+  return lookup(ip)?.canonical() ?? null;
+}
+
+/** The /24 (IPv4) or /48 (IPv6) network of an address, as canonical CIDR text; null when it is not an address. */
+export function networkOf(ip: string): string | null {
+  return lookup(ip)?.networkText() ?? null;
+}
+
+/** 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
 export function isLoopback(ip: string): boolean {
-  const p = parseIp(ip);
+  const p = lookup(ip);
   if (!p) return false;
   if (p.version === 4) return p.bytes[0] === 127;
   for (let i = 0; i < 15; i++) if (p.bytes[i] !== 0) return false;
   return p.bytes[15] === 1;
 }
 
+/** No specific peer: 0.0.0.0, :: (or ::ffff:0.0.0.0), and text that is not an address (`*`, empty). */
 export function isUnspecified(ip: string): boolean {
-  return ip === '0.0.0.0' || ip === '::';
+  const p = lookup(ip);
+  if (!p) return true;
+  for (let i = 0; i < p.bytes.length; i++) if (p.bytes[i] !== 0) return false;
+  return true;
 }
 
-/** Parses "10.0.0.0/8", "2001:db8::/32" or a bare address (a /32 or /128). */
-export function parseCidr(text: string): { address: string; prefix: number; type: 'ipv4' | 'ipv6' } {
-  const [addr, bits, extra] = text.trim().split('/');
-  const kind = isIP(addr ?? '');
-  if (!addr || kind === 0 || extra !== undefined) {
-    throw new SockhuntError('SOCKHUNT_E_INPUT', `not an IP address or CIDR: ${JSON.stringify(text)}`);
+export interface Cidr {
+  readonly version: 4 | 6;
+  /** 0–32 for IPv4, 0–128 for IPv6 (an IPv4-mapped CIDR is the IPv4 CIDR it maps: ::ffff:10.0.0.0/104 is /8). */
+  readonly prefix: number;
+  /** The network address, host bits cleared: 4 or 16 bytes. */
+  readonly bytes: Uint8Array;
+}
+
+function maskByte(prefix: number, index: number): number {
+  const bits = prefix - index * 8;
+  return bits >= 8 ? 0xff : bits <= 0 ? 0 : (0xff << (8 - bits)) & 0xff;
+}
+
+/**
+ * Parses `ADDR/PREFIX` or a bare address (a /32 or /128), the address as parseIp takes it; host bits are
+ * cleared. Null when it is not one (see parseCidr for the throwing form).
+ */
+export function tryParseCidr(text: string): Cidr | null {
+  const t = text.trim();
+  const slash = t.indexOf('/');
+  const addr = slash >= 0 ? t.slice(0, slash) : t;
+  const p = lookup(addr);
+  if (!p) return null;
+  const max = p.version === 4 ? 32 : 128;
+  let prefix = max;
+  if (slash >= 0) {
+    const bits = t.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(bits)) return null;
+    prefix = Number(bits) - (p.version === 4 && addr.includes(':') ? 96 : 0);
+    if (prefix < 0 || prefix > max) return null;
   }
-  const max = kind === 4 ? 32 : 128;
-  const prefix = bits === undefined ? max : Number(bits);
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max || (bits !== undefined && !/^\d+$/.test(bits))) {
+  const bytes = new Uint8Array(p.bytes.length);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = p.bytes[i]! & maskByte(prefix, i);
+  return { version: p.version, prefix, bytes };
+}
+
+/** As tryParseCidr; throws SOCKHUNT_E_INPUT naming the text when it is not an address or CIDR. */
+export function parseCidr(text: string): Cidr {
+  const cidr = tryParseCidr(text);
+  if (cidr) return cidr;
+  const t = text.trim();
+  const slash = t.indexOf('/');
+  if (slash >= 0 && lookup(t.slice(0, slash))) {
     throw new SockhuntError('SOCKHUNT_E_INPUT', `bad prefix length in ${JSON.stringify(text)}`);
   }
-  return { address: addr, prefix, type: kind === 4 ? 'ipv4' : 'ipv6' };
+  throw new SockhuntError('SOCKHUNT_E_INPUT', `not an IP address or CIDR: ${JSON.stringify(text)}`);
+}
+
+/** Canonical CIDR text: `10.0.0.0/8`, `2001:db8::/32`. */
+export function formatCidr(cidr: Cidr): string {
+  return `${formatBytes(cidr.version, cidr.bytes)}/${cidr.prefix}`;
+}
+
+export function cidrContains(cidr: Cidr, ip: ParsedIp): boolean {
+  if (cidr.version !== ip.version) return false;
+  const prefix = cidr.prefix;
+  for (let i = 0; i * 8 < prefix; i++) if ((ip.bytes[i]! & maskByte(prefix, i)) !== cidr.bytes[i]) return false;
+  return true;
 }
 
 /** A set of CIDRs with a fast membership test (no allocation per lookup once an address is parsed). */
 export class CidrSet {
-  private readonly nets: Array<{ version: 4 | 6; bytes: Uint8Array; prefix: number }> = [];
+  private readonly nets: Cidr[] = [];
+  /** The CIDRs added, as canonical text. */
   readonly cidrs: string[] = [];
 
+  /** Throws SOCKHUNT_E_INPUT for text that is not an address or CIDR. */
   constructor(cidrs: Iterable<string> = []) {
     for (const c of cidrs) this.add(c);
   }
 
   add(cidr: string): void {
-    const { address, prefix } = parseCidr(cidr);
-    const p = parseIp(address)!;
-    // An IPv4-mapped network (::ffff:10.0.0.0/104) is the IPv4 network it maps.
-    const v4mapped = p.version === 4 && address.includes(':');
-    this.nets.push({ version: p.version, bytes: p.bytes, prefix: v4mapped ? Math.max(0, prefix - 96) : prefix });
-    this.cidrs.push(`${address}/${prefix}`);
+    const parsed = parseCidr(cidr);
+    this.nets.push(parsed);
+    this.cidrs.push(formatCidr(parsed));
   }
 
+  /** False for text that is not an address. */
   has(ip: string): boolean {
-    const p = parseIp(ip);
-    if (!p) return false;
-    for (const n of this.nets) if (n.version === p.version && prefixMatches(p.bytes, n.bytes, n.prefix)) return true;
+    const p = lookup(ip);
+    return p !== null && this.contains(p);
+  }
+
+  contains(ip: ParsedIp): boolean {
+    for (const n of this.nets) if (cidrContains(n, ip)) return true;
     return false;
   }
 }

@@ -14,7 +14,8 @@ import {
   socketAge,
   type Attribution,
 } from './common.js';
-import { endpointLabel, isInternal, isLoopback, isNonUnicast, networkOf } from './net.js';
+import { networkOf } from '../../core/ip.js';
+import { endpointLabel, isInternal, isLoopback, isNonUnicast } from './net.js';
 import { familyOf, processLabel } from './families.js';
 
 export type FirstSeenParams = {
@@ -133,13 +134,13 @@ export const firstSeen: Detector<FirstSeenParams> = {
               `${processLabel(row)} → ${dest}${domain ? ` (${domain})` : ''}, ${internal ? 'internal' : 'external'}: ` +
               `${what}${longLived ? `; open for ${formatDuration(age)}` : ''}`,
             process: processEvidence(row, key),
-            destination: { ip, port, transport, internal, network: networkOf(ip), domain: domain ?? null },
+            destination: { ip, port, transport, internal, network: networkOf(ip) ?? ip, domain: domain ?? null },
             novelty,
             baseline: state,
             connection: { state: row.socket.state, age_ms: age, starts_in_window: starts.length, attribution },
           },
         ],
-        dedupeGroup: `${networkOf(ip)}:${port}/${transport}`,
+        dedupeGroup: `${networkOf(ip) ?? ip}:${port}/${transport}`,
       });
       const groupKey = `${key}|${draft.dedupeGroup}`;
       const prev = best.get(groupKey);

@@ -1,9 +1,7 @@
-// Address helpers shared by the detectors: CIDR membership, loopback/internal tests, network labels.
-import { isIP } from 'node:net';
-import { CidrSet, isLoopback, parseIp, type ParsedIp } from '../../core/ip.js';
+// Address helpers for the detectors: CIDR membership against the host's networks, what counts as a unicast
+// peer, endpoint labels. Parsing, canonical text and networks are core/ip.ts.
+import { CidrSet, isLoopback, parseIp } from '../../core/ip.js';
 import { DEFAULT_INTERNAL_NETWORKS } from '../host-facts.js';
-
-export { parseIp, type ParsedIp };
 
 const byIdentity = new WeakMap<readonly string[], CidrSet>();
 const byText = new Map<string, CidrSet>();
@@ -27,27 +25,20 @@ export function inAnyCidr(ip: string, cidrs: readonly string[]): boolean {
   return cidrSet(cidrs).has(ip);
 }
 
+// Re-exported for common.ts, which imports it from here.
 export { isLoopback };
 
 const NON_UNICAST = new CidrSet(['0.0.0.0/32', '224.0.0.0/4', '255.255.255.255/32', '::/128', 'ff00::/8']);
 
 /** Unspecified, multicast and broadcast addresses (and non-addresses): not a peer a process "talks to". */
 export function isNonUnicast(ip: string): boolean {
-  return isIP(ip) === 0 || NON_UNICAST.has(ip);
+  const p = parseIp(ip);
+  return p === null || NON_UNICAST.contains(p);
 }
 
 /** Internal per the host's configured networks (falling back to the RFC defaults when none are configured). */
 export function isInternal(ip: string, internalNetworks: readonly string[]): boolean {
   return inAnyCidr(ip, internalNetworks.length > 0 ? internalNetworks : DEFAULT_INTERNAL_NETWORKS);
-}
-
-/** The /24 (IPv4) or /48 (IPv6) network of an address, as the baseline groups them. */
-export function networkOf(ip: string): string {
-  const p = parseIp(ip);
-  if (!p) return ip;
-  if (p.version === 4) return `${p.bytes[0]}.${p.bytes[1]}.${p.bytes[2]}.0/24`;
-  const g = (i: number) => ((p.bytes[i * 2]! << 8) | p.bytes[i * 2 + 1]!).toString(16);
-  return `${g(0)}:${g(1)}:${g(2)}::/48`;
 }
 
 export function endpointLabel(ip: string, port: number, transport: string): string {

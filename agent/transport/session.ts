@@ -36,7 +36,7 @@ import {
 } from '../../core/protocol.js';
 import type { Outbox } from '../../store/agent/outbox.js';
 import { serverOrigin, type AgentIdentityStore } from '../../store/agent/identity.js';
-import { canonicalIp, isLoopback } from '../../store/ip.js';
+import { canonicalIp, isLoopback } from '../../core/ip.js';
 import { SockhuntError } from '../../core/errors.js';
 import { replyToUnparsedRequest } from '../live-response.js';
 import { escapeForTerminal } from '../../core/escape.js';

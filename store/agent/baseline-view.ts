@@ -2,7 +2,7 @@
 import type { Transport } from '../../collectors/types.js';
 import type { BaselineView, ProcessKey } from '../../agent/detect/types.js';
 import { AllowIndex, type AllowRule } from '../../core/allow.js';
-import { canonicalIp } from '../ip.js';
+import { canonicalIp } from '../../core/ip.js';
 import { domainValue, networkValue, type Grain } from './grains.js';
 
 /** Everything known about one process; nested maps keep lookups free of string building where possible. */

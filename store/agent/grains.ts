@@ -1,7 +1,7 @@
 // What counts as a destination, and the text of each grain the baseline keeps for it. The same text is the
 // database value, the export value and the in-memory lookup key, so there is one definition of each.
 import type { Connection, Transport } from '../../collectors/types.js';
-import { canonicalIp, isLoopback, isUnspecified, networkOf, parseCidr } from '../ip.js';
+import { canonicalIp, isLoopback, isUnspecified, networkOf, tryParseCidr } from '../../core/ip.js';
 
 export const GRAINS = ['endpoint', 'network', 'port', 'domain'] as const;
 export type Grain = (typeof GRAINS)[number];
@@ -61,8 +61,8 @@ export function canonicalGrainValue(grain: Grain, value: string): string | null 
       return endpointValue(ip, port, m[4] as Transport);
     }
     case 'network': {
-      const cidr = parseCidr(value);
-      if (!cidr || cidr.prefix !== (cidr.v === 4 ? 24 : 48)) return null;
+      const cidr = tryParseCidr(value);
+      if (!cidr || cidr.prefix !== (cidr.version === 4 ? 24 : 48)) return null;
       const slash = value.indexOf('/');
       return networkOf(value.slice(0, slash));
     }

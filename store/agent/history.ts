@@ -5,7 +5,7 @@ import type { Connection, Transport } from '../../collectors/types.js';
 import type { ConnectionEvent, HistoryPair, HistoryView, ProcessKey } from '../../agent/detect/types.js';
 import type Database from 'better-sqlite3';
 import type { AgentDb } from './db.js';
-import { canonicalIp } from '../ip.js';
+import { canonicalIp } from '../../core/ip.js';
 
 export interface HistoryOptions {
   /** How far back the in-memory view reaches (default 60 minutes). */

@@ -8,7 +8,7 @@ import type {
   HostFacts,
   ProcessKey,
 } from '../../../agent/detect/types.js';
-import { networkOf } from '../../../agent/detect/net.js';
+import { networkOf } from '../../../core/ip.js';
 
 export const NOW = Date.UTC(2026, 10, 28, 12, 0, 0);
 
