@@ -1,5 +1,6 @@
 // The one list of detectors, and the validation of their parameters from configuration overrides.
 import { SockhuntError } from '../../core/errors.js';
+import { parseDuration } from '../../core/duration.js';
 import type { DetectContext, Detector, FindingDraft, ParamSpec } from './types.js';
 import { firstSeen } from './first-seen.js';
 import { nonstandardPort } from './nonstandard-port.js';
@@ -20,9 +21,6 @@ export function getDetector(id: string): AnyDetector | undefined {
   return DETECTORS.find((d) => d.spec.id === id);
 }
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
 function bad(detector: string, name: string, spec: ParamSpec, value: unknown, why: string): SockhuntError {
   return new SockhuntError(
     'SOCKHUNT_E_CONFIG',
@@ -33,10 +31,13 @@ function bad(detector: string, name: string, spec: ParamSpec, value: unknown, wh
 
 function checkNumber(detector: string, name: string, spec: ParamSpec, value: unknown, integer: boolean): number {
   let n = value;
-  // durations may be written as in the CLI ("45s", "10m") for *Ms params
+  // *Ms params take a duration as the CLI and the rest of the configuration do ("45s", "10m", "1h30m")
   if (typeof n === 'string' && name.endsWith('Ms')) {
-    const m = DURATION.exec(n.trim());
-    if (m) n = Number(m[1]) * UNIT_MS[m[2]!]!;
+    try {
+      n = parseDuration(n);
+    } catch {
+      throw bad(detector, name, spec, value, 'not a number or a duration (e.g. 500ms, 45s, 10m, 24h, 1h30m)');
+    }
   }
   if (typeof n !== 'number' || !Number.isFinite(n)) throw bad(detector, name, spec, value, 'not a number');
   if (integer && !Number.isInteger(n)) throw bad(detector, name, spec, value, 'not an integer');

@@ -8,6 +8,7 @@ import { C2_PORT_LISTS } from '../../../agent/data/c2-ports.js';
 import { FALCO_MINER_PORTS, SIGMA_POOL_LISTS } from '../../../agent/data/miner-pools.js';
 import { DRL } from '../../../agent/data/attribution.js';
 import { isSockhuntError } from '../../../core/errors.js';
+import { parseDuration } from '../../../core/duration.js';
 import { context } from './fixtures.js';
 import { SCENARIOS } from './scenarios.js';
 
@@ -87,6 +88,25 @@ describe('parameter resolution', () => {
   it('accepts durations for *Ms parameters', () => {
     expect((resolveParams(beacon, { persistenceMs: '10m' }) as Record<string, unknown>)['persistenceMs']).toBe(600_000);
     expect(configError(() => resolveParams(beacon, { persistenceMs: 'soon' }))).toMatch(/persistenceMs: not a number/);
+  });
+
+  it('reads *Ms durations with the CLI and configuration parser (core/duration.ts)', () => {
+    const ms = (value: unknown): unknown => (resolveParams(beacon, { persistenceMs: value }) as Record<string, unknown>)['persistenceMs'];
+    for (const text of ['500ms', '45s', '10m', '24h', '1d', '1h30m', '2m30s', ' 1.5h ', '1h0m0s250ms']) {
+      expect(ms(text), text).toBe(parseDuration(text));
+    }
+    expect(ms('1h30m')).toBe(5_400_000);
+    expect(ms('500ms')).toBe(500);
+    expect(ms(120_000)).toBe(120_000); // a plain number is milliseconds, as before
+    for (const bad of ['90', '1h30', 'h', '', '1 h', '-5s', '5sec']) {
+      expect(configError(() => ms(bad)), bad).toMatch(/persistenceMs: not a number or a duration/);
+    }
+    // the min still applies to a duration (the rate window is at least 1 s)
+    const rate = DETECTORS.find((d) => d.spec.id === 'rate')!;
+    expect((resolveParams(rate, { windowMs: '1m30s' }) as Record<string, unknown>)['windowMs']).toBe(90_000);
+    expect(configError(() => resolveParams(rate, { windowMs: '999ms' }))).toMatch(/windowMs: too small/);
+    // only *Ms parameters take a duration
+    expect(configError(() => resolveParams(beacon, { minStarts: '10s' }))).toMatch(/minStarts: not a number/);
   });
 
   it('configures from the detectors section: enabled flags, overrides, unknown ids', () => {
