@@ -1,24 +1,7 @@
 // The shapes every collector produces. Field names follow ECS (see DESIGN.md, "Connection row").
 
-export type Transport = 'tcp' | 'udp';
-export type Family = 'inet' | 'inet6';
-
-export const TCP_STATES = [
-  'ESTABLISHED',
-  'SYN_SENT',
-  'SYN_RECV',
-  'FIN_WAIT1',
-  'FIN_WAIT2',
-  'TIME_WAIT',
-  'CLOSE',
-  'CLOSE_WAIT',
-  'LAST_ACK',
-  'LISTEN',
-  'CLOSING',
-] as const;
-export type TcpState = (typeof TCP_STATES)[number];
-/** UDP sockets are ESTABLISHED when connected, UNCONNECTED otherwise. */
-export type SocketState = TcpState | 'UNCONNECTED' | 'NEW_SYN_RECV' | 'UNKNOWN';
+export { TCP_STATES, type Transport, type Family, type TcpState, type SocketState, type Connection } from '../core/connection.js';
+import type { Connection, Family, SocketState, Transport } from '../core/connection.js';
 
 /** One socket as a kernel table (or a platform tool) reports it, before owners are attached. */
 export interface RawSocket {
@@ -57,35 +40,6 @@ export interface ProcessInfo {
   parentName: string | null;
   /** Start time in clock ticks since boot (Linux), or null. */
   startTime: number | null;
-}
-
-export interface Connection {
-  '@timestamp': string;
-  host: { name: string; id?: string };
-  process: {
-    pid: number | null;
-    name: string | null;
-    executable: string | null;
-    executable_deleted?: boolean;
-    command_line: string | null;
-    start_time?: number | null;
-    parent: { pid: number | null; name: string | null };
-  };
-  user: { name: string | null; id: string | null };
-  source: { ip: string; port: number };
-  /** `domain`: the name the host looked up for the address, where the agent saw the DNS answer (live response). */
-  destination: { ip: string; port: number; domain?: string };
-  network: { transport: Transport; type: 'ipv4' | 'ipv6'; direction?: 'egress' | 'ingress' };
-  socket: {
-    state: SocketState;
-    inode: number;
-    family: Family;
-    owner_pids: number[];
-    netns?: string;
-    /** TIME_WAIT only: ms left before the kernel forgets it (it started at 60 s when the connection closed). */
-    timer_ms?: number;
-  };
-  container?: { id: string };
 }
 
 export interface SampleOptions {

@@ -1,7 +1,7 @@
 // Allow patterns: "this process (or any, `*`) may talk to this destination (IP, CIDR or `*`), optionally only
 // on this port and transport". They come from `sockhunt baseline allow` (source cli) or the server (source
 // server) and suppress deviations the baseline would otherwise report.
-import type { Transport } from '../collectors/types.js';
+import type { Transport } from './connection.js';
 import { SockhuntError } from './errors.js';
 import { cidrContains, formatCidr, parseIp, tryParseCidr, type Cidr, type ParsedIp } from './ip.js';
 

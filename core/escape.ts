@@ -1,9 +1,10 @@
 // Strings from the endpoint (process names, command lines, paths) are attacker-controlled: nothing they hold
 // may reach a terminal or a spreadsheet as anything but text.
 
-// C0 controls, DEL, C1 controls (a lone U+009B is a CSI on some terminals), line/paragraph separators and the
-// bidirectional overrides that can make a name read backwards.
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+// C0 controls, DEL, C1 controls (a lone U+009B is a CSI on some terminals), zero-width characters and marks,
+// line/paragraph separators, the bidirectional overrides and isolates that can make a name read backwards,
+// invisible operators and the byte-order mark.
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
 
 /** Visible, one-line form of an untrusted string: \n, \t, \e as escapes, everything else unsafe as \xNN / \uNNNN. */
 export function escapeForTerminal(text: string): string {

@@ -1,7 +1,50 @@
-// The finding document (an ECS alert, DESIGN.md "Finding"), its dedupe key, risk parsing and the text hunt report.
+// The finding document (an ECS alert, DESIGN.md "Finding"): its schema, the draft a detector or rule engine
+// makes it from, the hunt id and the dedupe key. Event ids are in event-id.ts, risk names and bands in risk.ts.
 import { z } from 'zod';
 import { SockhuntError } from './errors.js';
-import { RISKS, type FindingDraft, type Risk } from '../agent/detect/types.js';
+import { UNATTRIBUTED, type ProcessKey } from './process-key.js';
+import type { Confidence, Risk } from './risk.js';
+
+export interface Technique {
+  id: string;
+  name: string;
+}
+
+export interface Evidence {
+  [field: string]: unknown;
+}
+
+/** The fields of a connection row that a finding document copies (the collectors' Connection has them all). */
+export interface FindingSubject {
+  process: {
+    pid: number | null;
+    name: string | null;
+    executable: string | null;
+    command_line: string | null;
+    parent: { pid: number | null; name: string | null };
+  };
+  user: { name: string | null; id: string | null };
+  network: { transport: 'tcp' | 'udp'; direction?: 'egress' | 'ingress' };
+}
+
+/** What a detector or rule engine hands the recorder; `Row` is the row type it represents the finding with. */
+export interface FindingDraftOf<Row extends FindingSubject> {
+  detector: string;
+  technique: Technique[];
+  rule: { id: string; name: string; author?: string; reference?: string[]; ruleset: string };
+  processKey: ProcessKey | null;
+  /** The row that best represents the finding (process, user, destination). */
+  row: Row;
+  destination: { ip: string; port: number; domain?: string };
+  risk: Risk;
+  confidence: Confidence;
+  score: number;
+  recommendedAction: string;
+  evidence: Evidence[];
+  /** Optional: replaces the destination in the dedupe key (a scan groups by target network or port class). */
+  dedupeGroup?: string;
+}
+export type FindingDraft = FindingDraftOf<FindingSubject>;
 
 export const HUNT_DETECTORS = ['beacon', 'first-seen', 'nonstandard-port', 'scan', 'dns', 'miner', 'rate', 'sigma', 'ioc'] as const;
 
@@ -73,6 +116,9 @@ function iso(t: TimeInput): string {
   return d.toISOString();
 }
 
+/** Hunt ids this build mints: `TH-HUNTIN-<UTC date>-<per-host sequence, at least 4 digits>`. */
+export const HUNT_ID_PATTERN = /^TH-HUNTIN-\d{8}-\d{4,}$/;
+
 /** `TH-HUNTIN-<UTC date>-<per-host sequence, at least 4 digits>`. */
 export function formatHuntId(now: TimeInput, seq: number): string {
   if (!Number.isInteger(seq) || seq < 1) throw new SockhuntError('SOCKHUNT_E_INPUT', `invalid hunt sequence: ${seq}`);
@@ -142,76 +188,8 @@ export function buildFindingDoc(draft: FindingDraft, opts: BuildOptions): Findin
 
 /** detector | process | destination — or the detector's group (a scan is one finding per target class). */
 export function dedupeKey(draft: FindingDraft): string {
-  const proc = draft.processKey ?? 'unattributed';
+  const proc = draft.processKey ?? UNATTRIBUTED;
   const where =
     draft.dedupeGroup ?? `${draft.destination.ip}:${draft.destination.port}/${draft.row.network.transport}`;
   return `${draft.detector}|${proc}|${where}`;
-}
-
-export function parseRisk(text: string): Risk {
-  const t = text.trim().toLowerCase();
-  const risk = RISKS.find((r) => r.toLowerCase() === t);
-  if (!risk) {
-    throw new SockhuntError('SOCKHUNT_E_USAGE', `unknown risk level "${text}" (expected ${RISKS.join(', ')}, any case)`);
-  }
-  return risk;
-}
-
-export function riskAtLeast(a: Risk, b: Risk): boolean {
-  return RISKS.indexOf(a) >= RISKS.indexOf(b);
-}
-
-/**
- * Makes an endpoint-sourced string safe to print on a terminal: C0/C1 controls and DEL as \xNN (\n, \r, \t by
- * name), and invisible/bidi formatting characters as \u{…}, so nothing from a process name or command line can
- * move the cursor, recolour, retitle or visually reorder the report.
- */
-export function escapeTerminal(text: string): string {
-  let out = '';
-  for (const ch of text) {
-    const c = ch.codePointAt(0)!;
-    if (ch === '\n') out += '\\n';
-    else if (ch === '\r') out += '\\r';
-    else if (ch === '\t') out += '\\t';
-    else if (c < 0x20 || c === 0x7f || (c >= 0x80 && c <= 0x9f)) out += `\\x${c.toString(16).padStart(2, '0')}`;
-    else if (
-      (c >= 0x200b && c <= 0x200f) ||
-      (c >= 0x2028 && c <= 0x202e) ||
-      (c >= 0x2060 && c <= 0x2069) ||
-      c === 0xfeff
-    ) {
-      out += `\\u{${c.toString(16)}}`;
-    } else out += ch;
-  }
-  return out;
-}
-
-const MAX_EVIDENCE_LINE = 600;
-
-function flatten(value: unknown, prefix = ''): string[] {
-  if (value === null || typeof value !== 'object') return [`${prefix}=${String(value)}`];
-  if (Array.isArray(value)) return [`${prefix}=${value.map((v) => (typeof v === 'object' ? JSON.stringify(v) : String(v))).join(',')}`];
-  return Object.entries(value).flatMap(([k, v]) => flatten(v, prefix ? `${prefix}.${k}` : k));
-}
-
-/** One readable line: the evidence summaries, or key=value pairs when a detector gave none. */
-export function evidenceLine(evidence: ReadonlyArray<Record<string, unknown>>): string {
-  const summaries = evidence.map((e) => e['summary']).filter((s): s is string => typeof s === 'string');
-  const line = summaries.length > 0 ? summaries.join('; ') : evidence.flatMap((e) => flatten(e)).slice(0, 12).join(' ');
-  return line.length > MAX_EVIDENCE_LINE ? `${line.slice(0, MAX_EVIDENCE_LINE - 1)}…` : line;
-}
-
-/** The hunt report block of DESIGN.md; every value is escaped for the terminal. */
-export function formatHuntReport(doc: FindingDoc): string {
-  const e = escapeTerminal;
-  return [
-    `Hunt ID: ${e(doc.hunt.id)}`,
-    `Technique: ${e(doc.threat.technique.map((t) => t.id).join(', '))}`,
-    `Host: ${e(doc.host.name)}`,
-    `User: ${e(doc.user.name ?? doc.user.id ?? 'unknown')}`,
-    `Evidence: ${e(evidenceLine(doc.hunt.evidence))}`,
-    `Risk Level: ${e(doc.hunt.risk)}`,
-    `Confidence: ${e(doc.hunt.confidence)}`,
-    `Recommended Action: ${e(doc.hunt.recommended_action)}`,
-  ].join('\n');
 }

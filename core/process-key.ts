@@ -3,7 +3,12 @@
 // the script or main module from the command line is added: `/usr/bin/python3.11 /opt/app/worker.py`,
 // `/usr/bin/python3.11 -m http.server`, `/usr/bin/bash -c`, `/usr/bin/java -jar /opt/app.jar`.
 // The command line is attacker-controlled text: parsing is linear, bounded and never throws.
-import type { ProcessKey } from '../agent/detect/types.js';
+
+/** Stable identity of "what a process is" across restarts: executable, plus the script for interpreters. */
+export type ProcessKey = string;
+
+/** The process key of connections no process could be tied to (traces of closed sockets, conntrack flows). */
+export const UNATTRIBUTED: ProcessKey = 'unattributed';
 
 export interface ProcessIdentity {
   executable: string | null | undefined;

@@ -5,6 +5,7 @@
 // Server → agent: welcome (answer to hello), ack (per batch, after commit), error, request (live response,
 // baseline allow pushes).
 import { z } from 'zod';
+import { WIRE_ERRORS } from './errors.js';
 import { FindingDocSchema } from './finding.js';
 
 /** Protocol versions this build speaks; hello carries the agent's list, welcome the one chosen. */
@@ -28,18 +29,8 @@ export const CLOSE = {
   TOO_MANY_PENDING: 4009,
 } as const;
 
-/** Error codes carried by `error` messages and replies (stable, documented). */
-export const WIRE_ERRORS = [
-  'SOCKHUNT_E_PROTO_JSON',
-  'SOCKHUNT_E_PROTO_SCHEMA',
-  'SOCKHUNT_E_PROTO_STATE',
-  'SOCKHUNT_E_PROTO_RATE',
-  'SOCKHUNT_E_PROTO_IDENTITY',
-  'SOCKHUNT_E_PROTO_STORE',
-  'SOCKHUNT_E_REQUEST_UNKNOWN',
-  'SOCKHUNT_E_REQUEST_FAILED',
-] as const;
-export type WireErrorCode = (typeof WIRE_ERRORS)[number];
+/** Error codes carried by `error` messages and replies: the catalogue's wire codes (core/errors.ts). */
+export { WIRE_ERRORS, type WireErrorCode } from './errors.js';
 
 /** Largest frame either side accepts (ws `maxPayload`). A batch is sized to stay well under it. */
 export const MAX_PAYLOAD = 4 * 1024 * 1024;

@@ -2,7 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { HUNT_DETECTORS, type FindingDoc } from '../core/finding.js';
-import { RISKS, type Risk } from '../agent/detect/types.js';
+import { RISKS, type Risk } from '../core/risk.js';
 import { parseDuration } from '../core/duration.js';
 import { isSockhuntError } from '../core/errors.js';
 import { normaliseAllowDestination } from '../core/allow.js';

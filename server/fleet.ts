@@ -1,8 +1,8 @@
 // Fleet prevalence (RITA's prevalence modifier): the share of enrolled hosts that talk to a destination.
 // A destination that few hosts talk to is more suspicious than one half the fleet uses. The endpoint's score
 // is moved by the modifier and the risk re-banded with the agent's own bands (agent/detect/common.ts).
-import { clamp01, riskFromScore, round3 } from '../agent/detect/common.js';
-import type { Risk } from '../agent/detect/types.js';
+import { clamp01, riskFromScore, round3 } from '../core/risk.js';
+import type { Risk } from '../core/risk.js';
 
 export interface FleetParams {
   /** Prevalence at or below which the score is raised (RITA: prevalence_increase_threshold). */

@@ -1,23 +1,9 @@
 // Small HTTP helpers for the REST API: the error catalogue, JSON responses, bounded bodies, zod-checked input.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { API_ERRORS, type ApiErrorCode } from '../core/errors.js';
 
-/** Stable API error codes and their HTTP status. */
-export const API_ERRORS = {
-  SOCKHUNT_E_API_INPUT: 400,
-  SOCKHUNT_E_API_AUTH: 401,
-  SOCKHUNT_E_API_NOT_FOUND: 404,
-  SOCKHUNT_E_API_METHOD: 405,
-  SOCKHUNT_E_API_OFFLINE: 409,
-  SOCKHUNT_E_API_TOO_LARGE: 413,
-  SOCKHUNT_E_API_MEDIA_TYPE: 415,
-  SOCKHUNT_E_API_UNATTRIBUTED: 422,
-  SOCKHUNT_E_API_INTERNAL: 500,
-  SOCKHUNT_E_API_AGENT: 502,
-  SOCKHUNT_E_API_STORE: 503,
-  SOCKHUNT_E_API_TIMEOUT: 504,
-} as const;
-export type ApiErrorCode = keyof typeof API_ERRORS;
+export { API_ERRORS, type ApiErrorCode } from '../core/errors.js';
 
 export class ApiError extends Error {
   constructor(

@@ -19,22 +19,8 @@ import {
 } from './types.js';
 import { isLoopback, isNonUnicast } from './net.js';
 
-/** Score → risk bands, the same for every detector. */
-export const RISK_BANDS: ReadonlyArray<{ min: number; risk: Risk }> = [
-  { min: 0.85, risk: 'Critical' },
-  { min: 0.65, risk: 'High' },
-  { min: 0.4, risk: 'Medium' },
-  { min: 0, risk: 'Low' },
-];
-
-export function clamp01(x: number): number {
-  return Number.isFinite(x) ? Math.min(1, Math.max(0, x)) : 0;
-}
-
-export function riskFromScore(score: number): Risk {
-  const s = clamp01(score);
-  return RISK_BANDS.find((b) => s >= b.min)?.risk ?? 'Low';
-}
+export { RISK_BANDS, clamp01, riskFromScore, round3 } from '../../core/risk.js';
+import { clamp01, riskFromScore, round3 } from '../../core/risk.js';
 
 /** How much the baseline can be trusted: empty (nothing learned), thin (fewer than 5 processes), mature. */
 export type BaselineState = 'empty' | 'thin' | 'mature';
@@ -106,9 +92,6 @@ export function formatDuration(ms: number): string {
   return `${(s / 3600).toFixed(1)}h`;
 }
 
-export function round3(x: number): number {
-  return Math.round(x * 1000) / 1000;
-}
 
 export interface DraftInput {
   technique?: Technique[];

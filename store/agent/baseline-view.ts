@@ -1,6 +1,7 @@
 // The baseline in memory, so that detection answers each question with one Set/Map lookup.
 import type { Transport } from '../../collectors/types.js';
-import type { BaselineView, ProcessKey } from '../../agent/detect/types.js';
+import type { BaselineView } from '../../core/views.js';
+import type { ProcessKey } from '../../core/process-key.js';
 import { AllowIndex, type AllowRule } from '../../core/allow.js';
 import { canonicalIp } from '../../core/ip.js';
 import { domainValue, networkValue, type Grain } from './grains.js';

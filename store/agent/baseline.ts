@@ -3,7 +3,8 @@
 // connections (counted in the sample where the caller says they started).
 import { randomUUID } from 'node:crypto';
 import type { Connection } from '../../collectors/types.js';
-import type { ConnectionEvent, ProcessKey } from '../../agent/detect/types.js';
+import type { ConnectionEvent } from '../../core/connection.js';
+import type { ProcessKey } from '../../core/process-key.js';
 import type Database from 'better-sqlite3';
 import type { AgentDb } from './db.js';
 import { normaliseAllowRule, type AllowRule, type AllowSource, type StoredAllowRule } from '../../core/allow.js';

@@ -2,7 +2,9 @@
 // suppression window update its count and last_seen (the caller decides the window and the dedupe key).
 import { newEventId } from '../../core/event-id.js';
 import type { Transport } from '../../collectors/types.js';
-import { RISKS, type Confidence, type ProcessKey, type Risk } from '../../agent/detect/types.js';
+import { RISKS, type Confidence, type Risk } from '../../core/risk.js';
+import type { ProcessKey } from '../../core/process-key.js';
+import { formatHuntId } from '../../core/finding.js';
 import type { AgentDb } from './db.js';
 
 export interface FindingRecord {
@@ -76,14 +78,6 @@ function fromRow(r: FindingRow): FindingRecord {
     doc: JSON.parse(r.doc) as Record<string, unknown>,
   };
 }
-
-/** `TH-HUNTIN-YYYYMMDD-NNNN`: UTC date, a sequence of at least four digits. */
-export function formatHuntId(date: Date, seq: number): string {
-  const day = date.toISOString().slice(0, 10).replaceAll('-', '');
-  return `TH-HUNTIN-${day}-${String(seq).padStart(4, '0')}`;
-}
-
-export const HUNT_ID_PATTERN = /^TH-HUNTIN-\d{8}-\d{4,}$/;
 
 export class FindingsStore {
   private readonly bumpSequence;

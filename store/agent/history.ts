@@ -2,7 +2,9 @@
 // detection window of it lives in memory (HistoryView) and is reloaded from the database at start, so beacon
 // timing survives a restart. Retention (age and row cap) is enforced in small batches as samples arrive.
 import type { Connection, Transport } from '../../collectors/types.js';
-import type { ConnectionEvent, HistoryPair, HistoryView, ProcessKey } from '../../agent/detect/types.js';
+import type { ConnectionEvent } from '../../core/connection.js';
+import type { HistoryPair, HistoryView } from '../../core/views.js';
+import type { ProcessKey } from '../../core/process-key.js';
 import type Database from 'better-sqlite3';
 import type { AgentDb } from './db.js';
 import { canonicalIp } from '../../core/ip.js';

@@ -42,5 +42,5 @@ export { learnEntriesOf, type LearnEntry, type LearnSample, type BaselineSummary
 export { parseAllowDestination, type AllowRule, type StoredAllowRule } from '../../core/allow.js';
 export { parseBaselineFile, diffBaselines, type BaselineFile, type BaselineDiff } from './baseline-file.js';
 export { HistoryStore, HistoryWindow, connectionIdOf, type HistoryOptions, type HistoryRecord } from './history.js';
-export { FindingsStore, formatHuntId, HUNT_ID_PATTERN, type FindingRecord, type NewFinding, type FindingUpdate } from './findings.js';
+export { FindingsStore, type FindingRecord, type NewFinding, type FindingUpdate } from './findings.js';
 export { DetectorStateStore, type DetectorState, type JsonValue } from './detector-state.js';

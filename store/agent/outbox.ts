@@ -12,7 +12,7 @@
 import type Database from 'better-sqlite3';
 import type { AgentDb } from './db.js';
 import { FindingsStore, type FindingRecord, type FindingUpdate, type NewFinding } from './findings.js';
-import { RISKS, type Risk } from '../../agent/detect/types.js';
+import { RISKS, type Risk } from '../../core/risk.js';
 import { SockhuntError } from '../../core/errors.js';
 
 export interface OutboxOptions {

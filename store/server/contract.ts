@@ -2,7 +2,7 @@
 // SQLite one (store/server/sqlite.ts) without touching ingest or the API. Each mutating method is one
 // transaction, including the audit entry it is given.
 import type { FindingDoc } from '../../core/finding.js';
-import type { Risk } from '../../agent/detect/types.js';
+import type { Risk } from '../../core/risk.js';
 import type { HostFactsWire, AllowRuleWire } from '../../core/protocol.js';
 import type { FleetAssessment } from '../../server/fleet.js';
 import type { PreparedBatch } from '../../server/frames.js';

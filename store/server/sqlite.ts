@@ -3,8 +3,7 @@
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
 import { SockhuntError } from '../../core/errors.js';
-import { RISKS, type Risk } from '../../agent/detect/types.js';
-import { RISK_BANDS } from '../../agent/detect/common.js';
+import { RISKS, RISK_BANDS, type Risk } from '../../core/risk.js';
 import type { FindingDoc } from '../../core/finding.js';
 import type { AllowRuleWire, HostFactsWire } from '../../core/protocol.js';
 import { decodeBatch, type PreparedBatch, type PreparedFinding } from '../../server/frames.js';

@@ -3,16 +3,11 @@ import {
   FindingDocSchema,
   buildFindingDoc,
   dedupeKey,
-  escapeTerminal,
-  evidenceLine,
   formatHuntId,
-  formatHuntReport,
-  parseRisk,
-  riskAtLeast,
   type BuildOptions,
 } from '../../core/finding.js';
 import { DETECTORS, resolveParams } from '../../agent/detect/index.js';
-import { RISKS, type FindingDraft } from '../../agent/detect/types.js';
+import type { FindingDraft } from '../../agent/detect/types.js';
 import { isSockhuntError } from '../../core/errors.js';
 import { HOSTILE, NOW } from '../agent/detect/fixtures.js';
 import { SCENARIOS } from '../agent/detect/scenarios.js';
@@ -122,84 +117,5 @@ describe('dedupe key', () => {
     expect(dedupeKey(draft!)).toBe('scan|/usr/bin/nmap|horizontal:internal:445');
     expect(dedupeKey({ ...draft!, destination: { ip: '10.0.3.99', port: 445 } })).toBe(dedupeKey(draft!));
     expect(dedupeKey({ ...draft!, processKey: null })).toBe('scan|unattributed|horizontal:internal:445');
-  });
-});
-
-describe('risk names', () => {
-  it('parses any case', () => {
-    expect(parseRisk('high')).toBe('High');
-    expect(parseRisk('CRITICAL')).toBe('Critical');
-    expect(parseRisk(' Medium ')).toBe('Medium');
-    expect(parseRisk('lOw')).toBe('Low');
-  });
-
-  it('rejects unknown names with a usage error listing the valid ones', () => {
-    try {
-      parseRisk('severe');
-      expect.unreachable();
-    } catch (err) {
-      expect(isSockhuntError(err) && err.code).toBe('SOCKHUNT_E_USAGE');
-      expect((err as Error).message).toContain('Low, Medium, High, Critical');
-    }
-  });
-
-  it('orders Low < Medium < High < Critical', () => {
-    for (const [i, a] of RISKS.entries()) {
-      for (const [j, b] of RISKS.entries()) expect(riskAtLeast(a, b)).toBe(i >= j);
-    }
-  });
-});
-
-describe('hunt report', () => {
-  it('prints the DESIGN.md block', () => {
-    const [draft] = draftsOf('nonstandard-port');
-    expect(formatHuntReport(buildFindingDoc(draft!, OPTS))).toBe(
-      [
-        'Hunt ID: TH-HUNTIN-20261128-0001',
-        'Technique: T1571',
-        'Host: web-01',
-        'User: alice',
-        'Evidence: ssh (pid 4242) → 203.0.113.9:2222/tcp (external): SSH client on tcp/2222 (usual: 22); port on Sigma list "Potentially Suspicious Malware Callback Communication - Linux" by hasselj',
-        'Risk Level: High',
-        'Confidence: High',
-        `Recommended Action: ${draft!.recommendedAction}`,
-      ].join('\n'),
-    );
-  });
-
-  it.each(DETECTORS.map((d) => d.spec.id))('never prints raw control characters from %s evidence', (id) => {
-    for (const draft of draftsOf(id, true)) {
-      const doc = buildFindingDoc({ ...draft, row: { ...draft.row, user: { name: HOSTILE, id: null } } }, { ...OPTS, host: { name: HOSTILE, id: 'x' } });
-      const text = formatHuntReport(doc);
-      const lines = text.split('\n');
-      expect(lines).toHaveLength(8);
-      expect(lines.map((l) => l.split(':')[0])).toEqual([
-        'Hunt ID', 'Technique', 'Host', 'User', 'Evidence', 'Risk Level', 'Confidence', 'Recommended Action',
-      ]);
-      expect(text.replace(/\n/g, '')).not.toMatch(/[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/);
-      expect(text).toContain('evil\\x1b]0;pwned\\x07\\x1b[31mred\\nRisk Level: Low\\u{202e}txt.exe');
-      expect(lines[2]).toBe(`Host: ${escapeTerminal(HOSTILE)}`);
-    }
-  });
-
-  it('escapes C0, C1, DEL and invisible formatting characters, and keeps ordinary text', () => {
-    expect(escapeTerminal('a\tb\r\nc')).toBe('a\\tb\\r\\nc');
-    expect(escapeTerminal('\x00\x1b\x7f\x9b')).toBe('\\x00\\x1b\\x7f\\x9b');
-    expect(escapeTerminal('x\u200By\u2028z\uFEFF')).toBe('x\\u{200b}y\\u{2028}z\\u{feff}');
-    expect(escapeTerminal('C:\\Program Files\\ünïcødé → 🙂')).toBe('C:\\Program Files\\ünïcødé → 🙂');
-  });
-
-  it('summarises evidence on one line, falling back to key=value pairs', () => {
-    expect(evidenceLine([{ summary: 'one' }, { other: 1 }, { summary: 'two' }])).toBe('one; two');
-    expect(evidenceLine([{ rate: { per_min: 5 }, top: ['a', 'b'] }])).toBe('rate.per_min=5 top=a,b');
-    expect(evidenceLine([{ summary: 'x'.repeat(2000) }])).toHaveLength(600);
-  });
-
-  it('falls back to the user id, then "unknown"', () => {
-    const [draft] = draftsOf('nonstandard-port');
-    const anon = buildFindingDoc({ ...draft!, row: { ...draft!.row, user: { name: null, id: '0' } } }, OPTS);
-    expect(formatHuntReport(anon)).toContain('\nUser: 0\n');
-    const none = buildFindingDoc({ ...draft!, row: { ...draft!.row, user: { name: null, id: null } } }, OPTS);
-    expect(formatHuntReport(none)).toContain('\nUser: unknown\n');
   });
 });

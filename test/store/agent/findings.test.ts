@@ -3,7 +3,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { openAgentDb, type AgentDb } from '../../../store/agent/db.js';
 import { DetectorStateStore } from '../../../store/agent/detector-state.js';
-import { FindingsStore, HUNT_ID_PATTERN, formatHuntId, type NewFinding } from '../../../store/agent/findings.js';
+import { FindingsStore, type NewFinding } from '../../../store/agent/findings.js';
+import { HUNT_ID_PATTERN, formatHuntId } from '../../../core/finding.js';
 import { tempDir } from './helpers.js';
 
 let tmp: ReturnType<typeof tempDir>;
