@@ -3,16 +3,21 @@
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
-import { SockhuntError } from '../../core/errors.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 import { mapSqliteError } from '../sqlite/errors.js';
-import { corrupt, openSqliteFile } from '../sqlite/file.js';
+import { openSockhuntSqlite, type DatabaseKind } from '../sqlite/open.js';
 
 export { defaultAgentDbPath, defaultStateDir } from '../../core/paths.js';
 export { MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations.js';
 
 /** `PRAGMA application_id` of every sockhunt database: "SKHT". */
 export const SOCKHUNT_APPLICATION_ID = 0x534b4854;
+
+const AGENT_DB: DatabaseKind = {
+  applicationId: SOCKHUNT_APPLICATION_ID,
+  foreign: (appId, objects) => `an SQLite database of another application (application_id ${appId}, ${objects} schema objects)`,
+  writer: 'sockhunt',
+};
 
 export interface OpenAgentDbOptions {
   /** How long a writer waits for another process's lock before SQLITE_BUSY (default 5000 ms). */
@@ -50,55 +55,6 @@ export interface AgentDb {
   beforeClose(hook: () => void): void;
   schemaVersion(): number;
   close(): void;
-}
-
-function validateMigrations(list: readonly Migration[]): void {
-  list.forEach((m, i) => {
-    if (m.version !== i + 1) throw new Error(`migration #${i} has version ${m.version}, expected ${i + 1}`);
-  });
-}
-
-function runMigrations(db: Database.Database, list: readonly Migration[]): void {
-  for (;;) {
-    const applied = db
-      .transaction(() => {
-        // Re-read inside the write lock: another process may have migrated meanwhile.
-        const current = db.pragma('user_version', { simple: true }) as number;
-        const next = list[current];
-        if (!next) return false;
-        next.up(db);
-        if (current === 0) db.pragma(`application_id = ${SOCKHUNT_APPLICATION_ID}`);
-        db.pragma(`user_version = ${next.version}`);
-        return true;
-      })
-      .immediate();
-    if (!applied) return;
-  }
-}
-
-function checkIdentity(db: Database.Database, path: string, latest: number): void {
-  const appId = db.pragma('application_id', { simple: true }) as number;
-  const version = db.pragma('user_version', { simple: true }) as number;
-  const objects = (db.prepare('SELECT count(*) AS n FROM sqlite_schema').get() as { n: number }).n;
-  if (appId !== SOCKHUNT_APPLICATION_ID && (appId !== 0 || objects > 0)) {
-    throw new SockhuntError(
-      'SOCKHUNT_E_DB_FOREIGN',
-      `${path}: an SQLite database of another application (application_id ${appId}, ${objects} schema objects); the file was left as it is`,
-    );
-  }
-  if (version > latest) {
-    throw new SockhuntError(
-      'SOCKHUNT_E_DB_NEWER',
-      `${path}: schema version ${version} was written by a newer sockhunt (this one knows up to ${latest}); the file was left as it is`,
-    );
-  }
-}
-
-function quickCheck(db: Database.Database, path: string): void {
-  const rows = db.pragma('quick_check(5)') as Array<{ quick_check: string }>;
-  if (rows.length !== 1 || rows[0]?.quick_check !== 'ok') {
-    throw corrupt(path, `integrity check failed: ${rows.map((r) => r.quick_check).join('; ')}`);
-  }
 }
 
 interface Hooks {
@@ -211,18 +167,11 @@ class SqliteAgentDb implements AgentDb {
  */
 export function openAgentDb(path: string, opts: OpenAgentDbOptions = {}): AgentDb {
   const file = resolve(path);
-  const migrations = opts.migrations ?? MIGRATIONS;
-  validateMigrations(migrations);
-  const busyTimeout = opts.busyTimeoutMs ?? 5000;
-  const { sqlite, state } = openSqliteFile(file, busyTimeout);
+  const sqlite = openSockhuntSqlite(file, AGENT_DB, opts.migrations ?? MIGRATIONS, {
+    busyTimeoutMs: opts.busyTimeoutMs,
+    quickCheck: opts.quickCheck,
+  });
   try {
-    checkIdentity(sqlite, file, migrations.length);
-    if (state === 'sqlite' && opts.quickCheck !== false) quickCheck(sqlite, file);
-    sqlite.pragma(`busy_timeout = ${busyTimeout}`);
-    sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('synchronous = NORMAL');
-    sqlite.pragma('foreign_keys = ON');
-    runMigrations(sqlite, migrations);
     const db = new SqliteAgentDb(file, sqlite);
     db.agentId();
     return db;

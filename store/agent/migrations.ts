@@ -1,12 +1,8 @@
 // The agent database schema as an ordered list of migrations. `PRAGMA user_version` holds the number of the
 // last one applied. Never edit a released migration: append a new one (the next version) instead.
-import type Database from 'better-sqlite3';
+import type { Migration } from '../sqlite/migrate.js';
 
-export interface Migration {
-  version: number;
-  description: string;
-  up(db: Database.Database): void;
-}
+export type { Migration } from '../sqlite/migrate.js';
 
 const V1 = `
 CREATE TABLE meta (

@@ -1,6 +1,6 @@
 // The server database schema as an ordered list of migrations (`PRAGMA user_version` = the last applied).
 // Never edit a released migration: append the next version instead.
-import type { Migration } from '../agent/migrations.js';
+import type { Migration } from '../sqlite/migrate.js';
 
 const V1 = `
 CREATE TABLE settings (
