@@ -1,7 +1,7 @@
 // Address helpers for the detectors: CIDR membership against the host's networks, what counts as a unicast
 // peer, endpoint labels. Parsing, canonical text and networks are core/ip.ts.
 import { CidrSet, isLoopback, parseIp } from '../../core/ip.js';
-import { DEFAULT_INTERNAL_NETWORKS } from '../../core/ip.js';
+import { DEFAULT_INTERNAL_NETWORKS } from '../host-facts.js';
 
 const byIdentity = new WeakMap<readonly string[], CidrSet>();
 const byText = new Map<string, CidrSet>();

@@ -183,7 +183,7 @@ let maskAt = masks.length;
 
 /**
  * Sends `buf[start, start + len)` (UTF-8 JSON, written after HEAD_ROOM spare bytes) as a text frame as the agent's
- * ws client does — FIN, opcode text, masked with an all-zero key (agent/transport/session.ts `generateMask`), so neither
+ * ws client does — FIN, opcode text, masked with an all-zero key (agent/transport/target.ts `generateMask`), so neither
  * side has bytes to mask. BENCH_RANDOM_MASK=1: a fresh random key per frame instead, as a browser would send, masked
  * here four bytes at a time (ws's JavaScript fallback masks byte by byte, which took about 40% of this process's
  * CPU from the two cores the server shares with it). Writes to the socket ws holds (it writes its pongs there too,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, certificatePin, closeName, isLoopbackHost, parsePin, parseServerTarget } from '../../../agent/transport/session.js';
+import { backoffDelay, closeName } from '../../../agent/transport/session.js';
+import { certificatePin, isLoopbackHost, parsePin, parseServerTarget } from '../../../agent/transport/target.js';
 import { isSockhuntError } from '../../../core/errors.js';
 
 function usageError(fn: () => unknown): string {
