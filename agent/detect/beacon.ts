@@ -4,25 +4,18 @@
 // series (4–8 check-ins) passes a looser gate as an early, Low-confidence finding that is raised once the series
 // reaches the strict gate. See docs/detectors.md.
 import { type Detector, UNATTRIBUTED } from './types.js';
+import { clamp01, round3 } from '../../core/risk.js';
+import { attributionShare, baselineState, type Attribution } from './scoring.js';
+import { formatSpan, isoTime, makeDraft, processEvidence, representativeRow } from './drafts.js';
 import {
-  attributionShare,
-  baselineState,
-  clamp01,
-  formatDuration,
-  isoTime,
-  makeDraft,
-  processEvidence,
   destinationIndex,
-  pairFacts,
   PAIR_ALLOWED,
   PAIR_KNOWN,
   PAIR_LOOPBACK,
   PAIR_NON_UNICAST,
+  pairFacts,
   QuietPairs,
-  representativeRow,
-  round3,
-  type Attribution,
-} from './common.js';
+} from './pairs.js';
 import { endpointLabel, isInternal } from './net.js';
 import { bowleySkew, mad, median, poissonRegularityChance } from './stats.js';
 import { processLabel } from './families.js';
@@ -199,7 +192,7 @@ export const beacon: Detector<BeaconParams> = {
     // Destinations that some known process talks to: their unattributed starts join that process's pair.
     const index = destinationIndex(pairs);
     // A pair found quiet is judged again only when its starts (or its unattributed companion's), the baseline or
-    // the parameters change; a pair with a finding is judged every sample (QuietPairs in common.ts).
+    // the parameters change; a pair with a finding is judged every sample (QuietPairs in pairs.ts).
     const quiet = QuietPairs.for(beacon.spec.id, ctx, [params, resolution]);
     for (const pair of pairs) {
       const { processKey: key, ip, port, transport } = pair;
@@ -237,7 +230,7 @@ export const beacon: Detector<BeaconParams> = {
       const attribution: Attribution[] = events ? events.map((e) => e.attribution) : ['socket'];
       const row = representativeRow(ctx, key, ip, port, transport);
       const jitterPct = Math.round(a.cv * Math.sqrt(3) * 100);
-      const period = formatDuration(a.meanIntervalMs);
+      const period = formatSpan(a.meanIntervalMs);
       const dest = endpointLabel(ip, port, transport);
       const web = transport === 'tcp' && params.webPorts.includes(port);
       drafts.push(
@@ -262,7 +255,7 @@ export const beacon: Detector<BeaconParams> = {
               summary:
                 `${early ? 'possible beacon (early, few check-ins): ' : ''}` +
                 `${processLabel(row)} → ${dest} (${internal ? 'internal' : 'external'}): ${a.starts} connections ` +
-                `every ~${period} (±${jitterPct}%) over ${formatDuration(a.meanIntervalMs * (a.starts - 1))}; ` +
+                `every ~${period} (±${jitterPct}%) over ${formatSpan(a.meanIntervalMs * (a.starts - 1))}; ` +
                 `random traffic this regular: p≈${a.randomChance.toExponential(1)}`,
               process: processEvidence(row, key),
               destination: { ip, port, transport, internal },

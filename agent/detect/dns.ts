@@ -3,21 +3,12 @@
 // far above its learned rate (a fresh socket per query, a few per second).
 import type { Connection, Transport } from '../../collectors/types.js';
 import type { Detector, FindingDraft, ProcessKey } from './types.js';
-import {
-  attributionShare,
-  baselineState,
-  clamp01,
-  countInWindow,
-  formatDuration,
-  isOutbound,
-  makeDraft,
-  pairStarts,
-  processEvidence,
-  representativeRow,
-  rowAttribution,
-  socketAge,
-} from './common.js';
-import { endpointLabel, isInternal, isLoopback } from './net.js';
+import { clamp01 } from '../../core/risk.js';
+import { isLoopback } from '../../core/ip.js';
+import { attributionShare, baselineState, rowAttribution } from './scoring.js';
+import { formatSpan, makeDraft, processEvidence, representativeRow } from './drafts.js';
+import { countInWindow, pairStarts, socketAge } from './pairs.js';
+import { endpointLabel, isInternal, isOutbound } from './net.js';
 import { familyOf, isResolverProcess, processLabel } from './families.js';
 
 export type DnsParams = {
@@ -156,7 +147,7 @@ export const dns: Detector<DnsParams> = {
         const dest = endpointLabel(s.ip, s.port, s.transport);
         const why = [
           offResolver ? `server is not a configured resolver (${[...resolvers].join(', ') || 'none configured'})` : null,
-          longLived ? `one DNS socket open for ${formatDuration(s.age!)}` : null,
+          longLived ? `one DNS socket open for ${formatSpan(s.age!)}` : null,
           rate ? `${Math.round(perMin)} DNS connections/min (learned ${learned === null ? 'unknown' : learned.toFixed(1)}/min)` : null,
         ].filter(Boolean);
         drafts.push(

@@ -2,20 +2,12 @@
 // that never networked starts to. Long-lived connections to such external destinations weigh more.
 import type { Connection } from '../../collectors/types.js';
 import type { Detector, FindingDraft, ProcessKey } from './types.js';
-import {
-  attributionShare,
-  baselineState,
-  clamp01,
-  formatDuration,
-  isOutbound,
-  makeDraft,
-  processEvidence,
-  rowAttribution,
-  socketAge,
-  type Attribution,
-} from './common.js';
-import { networkOf } from '../../core/ip.js';
-import { endpointLabel, isInternal, isLoopback, isNonUnicast } from './net.js';
+import { clamp01 } from '../../core/risk.js';
+import { isLoopback, networkOf } from '../../core/ip.js';
+import { attributionShare, baselineState, rowAttribution, type Attribution } from './scoring.js';
+import { formatSpan, makeDraft, processEvidence } from './drafts.js';
+import { socketAge } from './pairs.js';
+import { endpointLabel, isInternal, isNonUnicast, isOutbound } from './net.js';
 import { familyOf, processLabel } from './families.js';
 
 export type FirstSeenParams = {
@@ -132,7 +124,7 @@ export const firstSeen: Detector<FirstSeenParams> = {
           {
             summary:
               `${processLabel(row)} → ${dest}${domain ? ` (${domain})` : ''}, ${internal ? 'internal' : 'external'}: ` +
-              `${what}${longLived ? `; open for ${formatDuration(age)}` : ''}`,
+              `${what}${longLived ? `; open for ${formatSpan(age)}` : ''}`,
             process: processEvidence(row, key),
             destination: { ip, port, transport, internal, network: networkOf(ip) ?? ip, domain: domain ?? null },
             novelty,

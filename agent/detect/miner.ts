@@ -2,19 +2,12 @@
 // line, raised by sustained high CPU of the owning process.
 import type { Connection } from '../../collectors/types.js';
 import type { Detector, FindingDraft, ProcessKey } from './types.js';
-import {
-  attributionShare,
-  baselineState,
-  clamp01,
-  formatDuration,
-  isOutbound,
-  makeDraft,
-  processEvidence,
-  rowAttribution,
-  socketAge,
-  type Attribution,
-} from './common.js';
-import { endpointLabel, isInternal, isLoopback, isNonUnicast } from './net.js';
+import { clamp01 } from '../../core/risk.js';
+import { isLoopback } from '../../core/ip.js';
+import { attributionShare, baselineState, rowAttribution, type Attribution } from './scoring.js';
+import { formatSpan, makeDraft, processEvidence } from './drafts.js';
+import { socketAge } from './pairs.js';
+import { endpointLabel, isInternal, isNonUnicast, isOutbound } from './net.js';
 import { processLabel } from './families.js';
 import {
   FALCO_ATTRIBUTION,
@@ -143,7 +136,7 @@ export const miner: Detector<MinerParams> = {
         domainHit ? `pool domain ${domain} (list entry ${domainHit.domain})` : null,
         strongPort ? `pool port ${port}` : onList ? `port ${port} on the miner port list` : null,
         marker ? `"${marker}" on the command line` : null,
-        sustained ? `open ${formatDuration(age)}` : null,
+        sustained ? `open ${formatSpan(age)}` : null,
         cpu !== null ? `CPU ${Math.round(cpu)}%` : null,
       ].filter(Boolean);
       drafts.set(

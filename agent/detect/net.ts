@@ -1,7 +1,8 @@
 // Address helpers for the detectors: CIDR membership against the host's networks, what counts as a unicast
-// peer, endpoint labels. Parsing, canonical text and networks are core/ip.ts.
-import { CidrSet, isLoopback, parseIp } from '../../core/ip.js';
-import { DEFAULT_INTERNAL_NETWORKS } from '../host-facts.js';
+// peer and an outbound socket, endpoint labels. Parsing, canonical text and networks are core/ip.ts.
+import type { Connection } from '../../collectors/types.js';
+import { CidrSet, parseIp } from '../../core/ip.js';
+import { DEFAULT_INTERNAL_NETWORKS } from '../../core/ip.js';
 
 const byIdentity = new WeakMap<readonly string[], CidrSet>();
 const byText = new Map<string, CidrSet>();
@@ -25,9 +26,6 @@ export function inAnyCidr(ip: string, cidrs: readonly string[]): boolean {
   return cidrSet(cidrs).has(ip);
 }
 
-// Re-exported for common.ts, which imports it from here.
-export { isLoopback };
-
 const NON_UNICAST = new CidrSet(['0.0.0.0/32', '224.0.0.0/4', '255.255.255.255/32', '::/128', 'ff00::/8']);
 
 /** Unspecified, multicast and broadcast addresses (and non-addresses): not a peer a process "talks to". */
@@ -43,4 +41,11 @@ export function isInternal(ip: string, internalNetworks: readonly string[]): boo
 
 export function endpointLabel(ip: string, port: number, transport: string): string {
   return `${ip.includes(':') ? `[${ip}]` : ip}:${port}/${transport}`;
+}
+
+/** Egress sockets with a real peer: what "a process connects to a destination" means for the detectors. */
+export function isOutbound(row: Connection): boolean {
+  if (row.network.direction !== undefined) return row.network.direction === 'egress';
+  // UDP sockets carry no direction; a connected one with a peer is outbound
+  return row.network.transport === 'udp' && row.socket.state === 'ESTABLISHED' && row.destination.port !== 0;
 }

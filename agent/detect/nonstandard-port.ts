@@ -2,16 +2,10 @@
 // 22, curl on 4444), or any process calls back to a port of the Sigma malware call-back lists.
 import type { Connection } from '../../collectors/types.js';
 import type { Detector, FindingDraft, ProcessKey } from './types.js';
-import {
-  attributionShare,
-  baselineState,
-  isOutbound,
-  makeDraft,
-  processEvidence,
-  rowAttribution,
-  type Attribution,
-} from './common.js';
-import { endpointLabel, isInternal, isLoopback, isNonUnicast } from './net.js';
+import { isLoopback } from '../../core/ip.js';
+import { attributionShare, baselineState, rowAttribution, type Attribution } from './scoring.js';
+import { makeDraft, processEvidence } from './drafts.js';
+import { endpointLabel, isInternal, isNonUnicast, isOutbound } from './net.js';
 import { familyOf, familyUsesPort, processLabel, type ProcessFamily } from './families.js';
 import { C2_PORT_LISTS, type C2PortList } from '../data/c2-ports.js';
 import { DRL } from '../data/attribution.js';

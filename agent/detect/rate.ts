@@ -2,18 +2,12 @@
 // minimum keeps processes with tiny learned rates from alarming on a handful of connections.
 import type { Transport } from '../../collectors/types.js';
 import type { Detector, FindingDraft, ProcessKey } from './types.js';
-import {
-  attributionShare,
-  baselineState,
-  clamp01,
-  countInWindow,
-  makeDraft,
-  pairStarts,
-  processEvidence,
-  representativeRow,
-  type Attribution,
-} from './common.js';
-import { endpointLabel, isInternal, isLoopback } from './net.js';
+import { clamp01 } from '../../core/risk.js';
+import { isLoopback } from '../../core/ip.js';
+import { attributionShare, baselineState, type Attribution } from './scoring.js';
+import { makeDraft, processEvidence, representativeRow } from './drafts.js';
+import { countInWindow, pairStarts } from './pairs.js';
+import { endpointLabel, isInternal } from './net.js';
 import { processLabel } from './families.js';
 
 export type RateParams = {

@@ -2,24 +2,12 @@
 // (SYN_SENT) attempts, or — for scans whose sockets die between samples — the host's TCP failure counters.
 import type { Connection, Transport } from '../../collectors/types.js';
 import type { DetectContext, Detector, FindingDraft, HistoryPair, ProcessKey } from './types.js';
-import {
-  attributionShare,
-  baselineState,
-  clamp01,
-  hostRow,
-  makeDraft,
-  pairFacts,
-  pairStarts,
-  PAIR_ALLOWED,
-  PAIR_KNOWN,
-  PAIR_LOOPBACK,
-  PAIR_NON_UNICAST,
-  processEvidence,
-  riskFromScore,
-  round3,
-  type Attribution,
-} from './common.js';
-import { isInternal, isLoopback, isNonUnicast } from './net.js';
+import { clamp01, riskFromScore, round3 } from '../../core/risk.js';
+import { isLoopback } from '../../core/ip.js';
+import { attributionShare, baselineState, type Attribution } from './scoring.js';
+import { hostRow, makeDraft, processEvidence } from './drafts.js';
+import { PAIR_ALLOWED, PAIR_KNOWN, PAIR_LOOPBACK, PAIR_NON_UNICAST, pairFacts, pairStarts } from './pairs.js';
+import { isInternal, isNonUnicast } from './net.js';
 import { processLabel } from './families.js';
 
 export type ScanParams = {

@@ -7,7 +7,7 @@ import type { Connection, Transport } from '../../../collectors/types.js';
 import type { BaselineView, ConnectionEvent, DetectContext, HistoryPair, HistoryView, ProcessKey } from '../../../agent/detect/types.js';
 import { UNATTRIBUTED } from '../../../agent/detect/types.js';
 import { configureDetectors, runDetectors } from '../../../agent/detect/index.js';
-import { QuietPairs } from '../../../agent/detect/common.js';
+import { QuietPairs } from '../../../agent/detect/pairs.js';
 import { HistoryWindow } from '../../../store/agent/history.js';
 import { BaselineMemory } from '../../../store/agent/baseline-view.js';
 import type { AllowRule } from '../../../core/allow.js';
