@@ -1,6 +1,7 @@
 // Builds the aggregation server — WebSocket ingest at /ws, the REST API under /api, the web page at / —
 // without listening (tests listen on port 0; server/main.ts on the configured address). Background timers
 // (pings, last-seen flushes, fleet re-scoring, retention) run while the server listens.
+import { prevalenceRules } from './fleet.js';
 import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
@@ -83,6 +84,8 @@ export function buildServer(opts: ServerOptions): SockhuntServer {
   const log = opts.log ?? silentLog;
   const version = opts.version ?? '0.0.0-dev';
   const store = opts.store;
+  // Fleet policy is the server's (server/fleet.ts); the store applies it to what it ingests and re-scores.
+  store.setPrevalenceRules(prevalenceRules()).catch((err: unknown) => log('error', 'setting the fleet policy failed', { error: String(err) }));
   const hub = new AgentHub();
   const presence = new Presence();
   const stats: IngestStats = { connections: 0, batches: 0, stored: 0, duplicates: 0, rejected: 0, errorsSent: 0, pendingRefused: 0 };

@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { FindingDocSchema } from '../core/finding.js';
-import type { PreparedFinding } from './frames.js';
+import type { PreparedFinding } from '../store/server/batch.js';
 
 /** SHA-256 of JSON.stringify(z.toJSONSchema(FindingDocSchema)) that the checks below were written against. */
 const SCHEMA_SHA256 = '56f86fcec13aefc9cc275b57fdd505ff9b310ea9af62d23719dba482dcb43518';

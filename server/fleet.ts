@@ -3,6 +3,7 @@
 // is moved by the modifier and the risk re-banded with the agent's own bands (agent/detect/common.ts).
 import { clamp01, riskFromScore, round3 } from '../core/risk.js';
 import type { Risk } from '../core/risk.js';
+import type { FindingRecord, PrevalenceRule } from '../store/server/contract.js';
 
 export interface FleetParams {
   /** Prevalence at or below which the score is raised (RITA: prevalence_increase_threshold). */
@@ -82,4 +83,20 @@ export function fleetView(hosts: number, fleetSize: number, appliedModifier: num
   const live = assessPrevalence(hosts, fleetSize, params);
   if (live.modifier === appliedModifier) return live;
   return { ...live, modifier: appliedModifier, reason: `${live.reason} (re-scoring pending)` };
+}
+
+/**
+ * The policy as the store applies it (store/server/prevalence.ts): the same modifiers as assessPrevalence, as data,
+ * so that the store persists scores without knowing the policy and its thread can take them.
+ */
+export function prevalenceRules(params: FleetParams = DEFAULT_FLEET_PARAMS): PrevalenceRule[] {
+  return [
+    { share: 'atMost', at: params.rareAtMost, minFleet: 0, modifier: params.rareIncrease },
+    { share: 'atLeast', at: params.commonAtLeast, minFleet: params.minHostsToLower, modifier: -params.commonDecrease },
+  ];
+}
+
+/** The `hunt.fleet` of a stored finding, from the counts the store keeps. */
+export function findingFleet(f: Pick<FindingRecord, 'prevalence'>, params: FleetParams = DEFAULT_FLEET_PARAMS): FleetAssessment {
+  return fleetView(f.prevalence.hosts, f.prevalence.fleetSize, f.prevalence.modifier, params);
 }

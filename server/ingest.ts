@@ -5,12 +5,13 @@ import type { WebSocket, RawData } from 'ws';
 import { isSockhuntError } from '../core/errors.js';
 import { CLOSE, MAX_BATCH, PROTOCOL_VERSIONS, type Hello, type ServerMessage, type WireErrorCode } from '../core/protocol.js';
 import { authenticate, hashSecret } from './auth.js';
-import { batchOfHost, type PreparedBatch } from './frames.js';
+import { batchOfHost, type PreparedBatch } from '../store/server/batch.js';
 import type { AgentHub, AgentLink } from './hub.js';
 import type { Presence } from './presence.js';
 import { TokenBucket, WindowCounter } from './rate.js';
 import type { ServerStore } from '../store/server/contract.js';
 import type { FrameValidator } from './validator.js';
+import type { Log } from './log.js';
 
 export interface IngestLimits {
   /** Sustained messages per second per connection (token bucket rate). */
@@ -37,7 +38,7 @@ export const DEFAULT_LIMITS: IngestLimits = {
   maxQueued: 256,
 };
 
-export type Log = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+export type { Log } from './log.js';
 
 export interface IngestStats {
   connections: number;

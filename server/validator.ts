@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { singleBinaryPath } from '../core/native.js';
 import { processFrame, type FrameResult } from './frames.js';
-import type { Log } from './ingest.js';
+import type { Log } from './log.js';
 import { workerEntry } from '../core/worker-entry.js';
 
 export interface FrameValidator {

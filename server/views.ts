@@ -1,5 +1,6 @@
 // What the API (and the NDJSON export) shows of stored records.
 import type { FindingDoc } from '../core/finding.js';
+import { findingFleet } from './fleet.js';
 import type { AllowRuleRecord, AuditRecord, DestinationSummary, FindingRecord, HostSummary } from '../store/server/contract.js';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -23,7 +24,7 @@ export interface FindingView extends FindingDoc {
 export function findingView(f: FindingRecord): FindingView {
   return {
     ...f.doc,
-    hunt: { ...f.doc.hunt, risk: f.risk, score: f.score, endpoint_risk: f.endpointRisk, fleet: f.fleet },
+    hunt: { ...f.doc.hunt, risk: f.risk, score: f.score, endpoint_risk: f.endpointRisk, fleet: findingFleet(f) },
     sockhunt: {
       agent_id: f.agentId,
       display_id: `${f.hostName}/${f.huntId}`,

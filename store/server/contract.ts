@@ -4,8 +4,7 @@
 import type { FindingDoc } from '../../core/finding.js';
 import type { Risk } from '../../core/risk.js';
 import type { HostFactsWire, AllowRuleWire } from '../../core/protocol.js';
-import type { FleetAssessment } from '../../server/fleet.js';
-import type { PreparedBatch } from '../../server/frames.js';
+import type { PreparedBatch } from './batch.js';
 
 export const FINDING_STATUSES = ['new', 'investigating', 'true_positive', 'false_positive', 'closed'] as const;
 export type FindingStatus = (typeof FINDING_STATUSES)[number];
@@ -67,7 +66,11 @@ export interface FindingRecord {
   endpointRisk: Risk;
   score: number;
   endpointScore: number;
-  fleet: FleetAssessment;
+  /**
+   * What fleet policy (server/fleet.ts) needs to explain the score: the destination's host count and fleet size
+   * today, and the modifier the stored score was computed with.
+   */
+  prevalence: { hosts: number; fleetSize: number; modifier: number };
   status: FindingStatus;
   assignee: string | null;
   notes: string | null;
@@ -137,6 +140,20 @@ export interface AllowRuleRecord extends AllowRuleInput {
   createdAt: number;
 }
 
+/**
+ * One step of fleet policy as data (server/fleet.ts decides them; the store only applies them): a destination that
+ * `hosts` of `fleetSize` hosts talk to has share max(hosts, 1) / max(fleetSize, hosts, 1); the first rule whose
+ * share test holds in a fleet of at least `minFleet` hosts gives its `modifier`, none gives 0. A finding's stored
+ * score is its endpoint score plus the modifier, clamped to 0–1 and rounded to 3 decimals, banded with core/risk
+ * (unchanged, with the agent's risk, when the modifier is 0).
+ */
+export interface PrevalenceRule {
+  share: 'atMost' | 'atLeast';
+  at: number;
+  minFleet: number;
+  modifier: number;
+}
+
 export interface PruneResult {
   findings: number;
   audit: number;
@@ -176,6 +193,11 @@ export interface ServerStore {
    * whose prevalence modifier changed, about `limit` destinations per call; `more` says whether work is left.
    */
   refreshFleet(limit: number): Promise<{ updated: number; more: boolean }>;
+  /**
+   * The fleet policy ingest and refreshFleet apply (none until set: every modifier 0). Setting other rules makes
+   * every stored modifier stale: refreshFleet re-scores.
+   */
+  setPrevalenceRules(rules: readonly PrevalenceRule[]): Promise<void>;
 
   listFindings(filter: FindingFilter, page: { limit: number; cursor: string | null; sort: FindingSort }): Promise<Page<FindingRecord>>;
   getFinding(eventId: string): Promise<FindingRecord | null>;

@@ -9,9 +9,8 @@
 // the database for the next call; after more than MAX_RESTARTS deaths within RESTART_WINDOW_MS every call fails.
 import { Worker } from 'node:worker_threads';
 import { SockhuntError, type ErrorCode } from '../../core/errors.js';
-import type { PreparedBatch } from '../../server/frames.js';
-import type { IngestResult, ServerStore } from './contract.js';
-import type { FleetParams } from '../../server/fleet.js';
+import type { PreparedBatch } from './batch.js';
+import type { IngestResult, PrevalenceRule, ServerStore } from './contract.js';
 
 const MAX_RESTARTS = 5;
 const RESTART_WINDOW_MS = 10 * 60_000;
@@ -20,7 +19,7 @@ const RESTART_WINDOW_MS = 10 * 60_000;
 export interface StoreThreadConfig {
   path: string;
   busyTimeoutMs?: number;
-  fleet?: FleetParams;
+  prevalence?: readonly PrevalenceRule[];
   /** The worker's own entry (code to eval, or a file URL), for the checkpointing thread it starts. */
   entry?: { eval: string } | { url: string };
   /** 'checkpoint': the thread checkpoints the database (store/server/checkpoint.ts) instead of serving the store. */
@@ -152,6 +151,11 @@ export class ThreadedServerStore implements ServerStore {
   activeHostCount = this.rpc('activeHostCount');
   markAllOffline = this.rpc('markAllOffline');
   refreshFleet = this.rpc('refreshFleet');
+  /** Kept in the config too: a thread started after this one died applies them from the start. */
+  setPrevalenceRules: ServerStore['setPrevalenceRules'] = (rules) => {
+    this.config.prevalence = rules.map((r) => ({ ...r }));
+    return this.call('setPrevalenceRules', [rules]);
+  };
   listFindings = this.rpc('listFindings');
   getFinding = this.rpc('getFinding');
   updateTriage = this.rpc('updateTriage');

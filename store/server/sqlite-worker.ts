@@ -72,7 +72,7 @@ function serve(p: NonNullable<typeof parentPort>): void {
     // The main thread opened, checked and migrated the file before starting this thread.
     store = openSqliteServerStore(config.path, {
       busyTimeoutMs: config.busyTimeoutMs,
-      fleet: config.fleet,
+      prevalence: config.prevalence,
       quickCheck: false,
       checkpoints: checkpoints ? 'elsewhere' : 'commit',
     });

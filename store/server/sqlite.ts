@@ -6,8 +6,8 @@ import { SockhuntError } from '../../core/errors.js';
 import { RISKS, RISK_BANDS, type Risk } from '../../core/risk.js';
 import type { FindingDoc } from '../../core/finding.js';
 import type { AllowRuleWire, HostFactsWire } from '../../core/protocol.js';
-import { decodeBatch, type PreparedBatch, type PreparedFinding } from '../../server/frames.js';
-import { assessPrevalence, fleetView, rescore, type FleetParams, DEFAULT_FLEET_PARAMS } from '../../server/fleet.js';
+import { decodeBatch, type PreparedBatch, type PreparedFinding } from './batch.js';
+import { modifierFor, withModifier } from './prevalence.js';
 import type {
   AllowRuleInput,
   AllowRuleRecord,
@@ -22,6 +22,7 @@ import type {
   HostSummary,
   IngestResult,
   Page,
+  PrevalenceRule,
   PruneResult,
   ServerStore,
   TriagePatch,
@@ -33,7 +34,8 @@ import { singleBinaryPath } from '../../core/native.js';
 import { mapSqliteError } from '../sqlite/errors.js';
 
 export interface SqliteServerStoreOptions extends OpenServerDbOptions {
-  fleet?: FleetParams;
+  /** Fleet policy to apply from the start (default none until setPrevalenceRules). */
+  prevalence?: readonly PrevalenceRule[];
   /**
    * Run the store on a thread of its own (store/server/sqlite-thread.ts): what the server does, so that statements,
    * commits and checkpoints never hold up its sockets. Where no worker can start (inside the single binary, or a
@@ -151,10 +153,6 @@ interface DestState {
   modifier: number;
 }
 
-interface Assessment {
-  fleet: ReturnType<typeof assessPrevalence>;
-}
-
 interface Pending {
   agentId: string;
   batch: PreparedBatch;
@@ -222,7 +220,8 @@ class SqliteServerStore implements ServerStore {
   private readonly dests = new Map<string, DestState>();
   /** `dest|agent|process` → last_seen written, so a known triple costs no statement. */
   private readonly triples = new Map<string, number>();
-  private readonly assessments = new Map<number, Assessment>();
+  /** Modifiers by host count and fleet size (they repeat): computed once each. */
+  private readonly modifiers = new Map<number, number>();
   private readonly hostNos = new Map<string, number>();
   /** dest_id cursor of the re-scoring pass after the fleet changed size; null when none is due. */
   private fullPass: number | null = null;
@@ -236,7 +235,7 @@ class SqliteServerStore implements ServerStore {
   constructor(
     private readonly db: Database.Database,
     private readonly path: string,
-    private readonly fleetParams: FleetParams,
+    private rules: readonly PrevalenceRule[],
     private readonly onGroupCommit?: (info: { batches: number; findings: number }) => void,
   ) {
     this.runTx = db.transaction((fn: () => unknown) => fn());
@@ -375,7 +374,7 @@ class SqliteServerStore implements ServerStore {
       endpointRisk: row.endpoint_risk,
       score: row.score,
       endpointScore: row.endpoint_score,
-      fleet: fleetView(row.dest_hosts, this.fleetSize(), row.modifier, this.fleetParams),
+      prevalence: { hosts: row.dest_hosts, fleetSize: this.fleetSize(), modifier: row.modifier },
       status: row.status,
       assignee: row.assignee,
       notes: row.notes,
@@ -476,16 +475,23 @@ class SqliteServerStore implements ServerStore {
     return this.activeHosts;
   }
 
-  /** Assessments repeat (same host count, same fleet size): computed once each. */
-  private assessment(hosts: number, size: number): Assessment {
+  /** The modifier the rules give `hosts` of `size` hosts. */
+  private modifier(hosts: number, size: number): number {
     const key = hosts * 1_000_003 + size;
-    let a = this.assessments.get(key);
-    if (!a) {
-      a = { fleet: assessPrevalence(hosts, size, this.fleetParams) };
-      if (this.assessments.size >= MAX_CACHE) this.assessments.clear();
-      this.assessments.set(key, a);
+    let m = this.modifiers.get(key);
+    if (m === undefined) {
+      m = modifierFor(this.rules, hosts, size);
+      if (this.modifiers.size >= MAX_CACHE) this.modifiers.clear();
+      this.modifiers.set(key, m);
     }
-    return a;
+    return m;
+  }
+
+  async setPrevalenceRules(rules: readonly PrevalenceRule[]): Promise<void> {
+    if (JSON.stringify(rules) === JSON.stringify(this.rules)) return;
+    this.rules = rules.map((r) => ({ ...r }));
+    this.modifiers.clear();
+    this.fleetChanged(false);
   }
 
   /**
@@ -497,7 +503,7 @@ class SqliteServerStore implements ServerStore {
     let d = this.dests.get(key);
     if (d) return { d, created: false };
     let created = false;
-    const modifier = this.assessment(1, size).fleet.modifier;
+    const modifier = this.modifier(1, size);
     const inserted = this.s.insertDest.get(ip, port, transport, 1, modifier) as { dest_id: number } | undefined;
     if (inserted) {
       d = { id: inserted.dest_id, hosts: 1, modifier };
@@ -555,7 +561,7 @@ class SqliteServerStore implements ServerStore {
         const hosts = this.recount ? (this.s.destHostCount.get(r.dest_id) as { n: number }).n : r.hosts;
         const key = `${r.ip}|${r.port}|${r.transport}`;
         const d = this.dests.get(key) ?? { id: r.dest_id, hosts: r.hosts, modifier: r.modifier };
-        updated += this.applyModifier(d, hosts, hosts === 0 ? 0 : this.assessment(hosts, size).fleet.modifier);
+        updated += this.applyModifier(d, hosts, hosts === 0 ? 0 : this.modifier(hosts, size));
       }
       const last = rows[rows.length - 1];
       this.fullPass = rows.length < limit || !last ? null : last.dest_id;
@@ -659,8 +665,8 @@ class SqliteServerStore implements ServerStore {
       }
       // A destination created just now already counts this host.
       const hosts = created ? d.hosts : d.hosts + (newHost ? 1 : 0);
-      const modifier = this.assessment(hosts, size).fleet.modifier;
-      const scored = rescore(f.score, f.risk, { hosts, prevalence: 0, modifier, reason: '' });
+      const modifier = this.modifier(hosts, size);
+      const scored = withModifier(f.score, f.risk, modifier);
       const changed = s.upsertFinding.run(
         f.eventId, hostNo, f.hostName, f.huntId, f.detector, f.techniques, RISKS.indexOf(scored.risk), f.risk, scored.score,
         f.score, modifier, d.id, f.doc, f.firstSeen, f.lastSeen, f.count, f.seq, now, now,
@@ -985,9 +991,9 @@ export function openSqliteServerStore(path: string, opts: SqliteServerStoreOptio
     if (entry) {
       const file = db.name;
       db.close();
-      return new ThreadedServerStore(entry, { path: file, busyTimeoutMs: opts.busyTimeoutMs, fleet: opts.fleet });
+      return new ThreadedServerStore(entry, { path: file, busyTimeoutMs: opts.busyTimeoutMs, prevalence: opts.prevalence });
     }
     opts.warn?.('the database runs on the main thread: server-store-worker.mjs is not next to the bundle');
   }
-  return new SqliteServerStore(db, db.name, opts.fleet ?? DEFAULT_FLEET_PARAMS, opts.onGroupCommit);
+  return new SqliteServerStore(db, db.name, opts.prevalence ?? [], opts.onGroupCommit);
 }
