@@ -12,6 +12,7 @@ import { HostFactsSource } from './host-facts.js';
 import { type ConfiguredDetector, runDetectors } from './detect/index.js';
 import { type BaselineView, type ConnectionEvent, type DetectContext, type ProcessKey, UNATTRIBUTED } from './detect/types.js';
 import { FindingRecorder, type RecordedFinding } from './recorder.js';
+import type { FindingSink } from '../core/finding.js';
 import type { Config } from './config.js';
 import { SockhuntError } from '../core/errors.js';
 
@@ -42,6 +43,8 @@ export interface LoopOptions {
   hostFacts?: HostFactsSource;
   /** Names for destination addresses, from the DNS responses the host receives (collectors/dns-names.ts). */
   dnsNames?: DestinationNames | null;
+  /** Gets every finding recorded (new or updated) in the transaction that writes it: the agent's outbox. */
+  sink?: FindingSink | null;
 }
 
 export interface DestinationNames {
@@ -63,7 +66,7 @@ export class AgentLoop {
     this.mode = opts.mode;
     this.tracker = new ConnectionTracker((row) => this.keyOf(row));
     this.hostFacts = opts.hostFacts ?? new HostFactsSource({ internalNetworks: opts.config.internal_networks });
-    this.recorder = new FindingRecorder(opts.store.findings, opts.host, opts.config.findings.suppression_window);
+    this.recorder = new FindingRecorder({ findings: opts.store.findings, sink: opts.sink ?? null }, opts.host, opts.config.findings.suppression_window);
   }
 
   private wrapped: { view: BaselineView; wrapper: BaselineView } | null = null;

@@ -1,15 +1,23 @@
 // Drafts from the detectors become findings: one per detector, process and destination (or the detector's
 // group) per suppression window. A repeat updates count, last seen and, when higher, risk; it keeps event.id
 // and hunt.id. Nothing floods the store: a scan that makes 10,000 sockets is one finding with a count.
+// Every document written (new or updated) also goes to the sink when there is one (the agent's outbox), in the
+// same transaction as the finding: a finding is in the sink exactly when it is in the store.
 import { newEventId } from '../core/event-id.js';
 import type { FindingsStore, FindingRecord } from '../store/agent/findings.js';
 import type { FindingDraft, Risk } from './detect/types.js';
 import { RISKS } from './detect/types.js';
-import { buildFindingDoc, dedupeKey, type FindingDoc } from '../core/finding.js';
+import { buildFindingDoc, dedupeKey, type FindingDoc, type FindingSink } from '../core/finding.js';
 
 export interface RecordedFinding {
   doc: FindingDoc;
   isNew: boolean;
+}
+
+/** Where the recorder writes: the findings store, and the sink that gets every document written (none for `hunt`). */
+export interface RecorderTargets {
+  findings: FindingsStore;
+  sink?: FindingSink | null;
 }
 
 const rank = (r: Risk): number => RISKS.indexOf(r);
@@ -18,13 +26,22 @@ export class FindingRecorder {
   /** Open findings by dedupe key, so that a repeat costs no query. */
   private readonly open = new Map<string, FindingRecord>();
 
+  private readonly store: FindingsStore;
+  private readonly sink: FindingSink | null;
+
   constructor(
-    private readonly store: FindingsStore,
+    targets: RecorderTargets,
     private readonly host: { name: string; id: string },
     private readonly suppressionMs: number,
-  ) {}
+  ) {
+    this.store = targets.findings;
+    this.sink = targets.sink ?? null;
+  }
 
-  /** Call inside the sample's transaction. Returns what was created or changed. */
+  /**
+   * Call inside the sample's transaction. Returns what was created or changed. Each write and its sink entry are
+   * one transaction (a savepoint of the sample's): a sink that throws takes the write back with it.
+   */
   record(drafts: readonly FindingDraft[], now: number): RecordedFinding[] {
     const out: RecordedFinding[] = [];
     const touched = new Set<string>();
@@ -48,14 +65,19 @@ export class FindingRecorder {
           count: existing.count + 1,
           now,
         });
-        const updated = this.store.update(existing.eventId, {
-          count: existing.count + 1,
-          lastSeen: now,
-          doc,
-          risk: best.risk,
-          confidence: best.confidence,
-          score: best.score,
-          updatedAt: now,
+        const prior = existing;
+        const updated = this.withSink(() => {
+          const found = this.store.update(prior.eventId, {
+            count: prior.count + 1,
+            lastSeen: now,
+            doc,
+            risk: best.risk,
+            confidence: best.confidence,
+            score: best.score,
+            updatedAt: now,
+          });
+          if (found) this.sink?.put(doc, now);
+          return found;
         });
         if (updated) {
           this.remember(key, { ...existing, count: existing.count + 1, lastSeen: now, risk: best.risk, confidence: best.confidence, score: best.score, doc });
@@ -67,22 +89,26 @@ export class FindingRecorder {
       const eventId = newEventId(now);
       const huntId = this.store.nextHuntId(new Date(now));
       const doc = buildFindingDoc(draft, { eventId, huntId, host: this.host, firstSeen: now, lastSeen: now, count: 1, now });
-      const record = this.store.insert({
-        eventId,
-        huntId,
-        detector: draft.detector,
-        processKey: draft.processKey,
-        destIp: draft.destination.ip,
-        destPort: draft.destination.port,
-        transport: draft.row.network.transport,
-        risk: draft.risk,
-        confidence: draft.confidence,
-        score: draft.score,
-        firstSeen: now,
-        lastSeen: now,
-        count: 1,
-        dedupeKey: key,
-        doc,
+      const record = this.withSink(() => {
+        const inserted = this.store.insert({
+          eventId,
+          huntId,
+          detector: draft.detector,
+          processKey: draft.processKey,
+          destIp: draft.destination.ip,
+          destPort: draft.destination.port,
+          transport: draft.row.network.transport,
+          risk: draft.risk,
+          confidence: draft.confidence,
+          score: draft.score,
+          firstSeen: now,
+          lastSeen: now,
+          count: 1,
+          dedupeKey: key,
+          doc,
+        });
+        this.sink?.put(doc, now);
+        return inserted;
       });
       this.remember(key, record);
       out.push({ doc, isNew: true });
@@ -91,6 +117,11 @@ export class FindingRecorder {
       for (const [k, r] of this.open) if (r.lastSeen < now - this.suppressionMs) this.open.delete(k);
     }
     return out;
+  }
+
+  /** One write and its sink entry in one transaction (without a sink, the write's own). */
+  private withSink<T>(write: () => T): T {
+    return this.sink ? this.store.transaction(write) : write();
   }
 
   /**

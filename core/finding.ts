@@ -108,6 +108,15 @@ export const FindingDocSchema = z.object({
 
 export type FindingDoc = z.output<typeof FindingDocSchema>;
 
+/**
+ * Where a recorded finding goes besides the findings store (the agent's outbox). The recorder calls `put` with
+ * every document it writes, new or updated, inside the transaction that writes it: `put` joins that transaction,
+ * and a throw rolls the finding back with it.
+ */
+export interface FindingSink {
+  put(doc: FindingDoc, now: number): void;
+}
+
 type TimeInput = number | string | Date;
 
 function iso(t: TimeInput): string {

@@ -13,7 +13,7 @@ import { AgentTransport, type TransportTiming } from '../../agent/transport/sess
 import { parseServerTarget } from '../../agent/transport/target.js';
 import { normaliseAllowRule } from '../../core/allow.js';
 import { AgentIdentityStore, protectDatabaseFiles } from '../../store/agent/identity.js';
-import { Outbox, OutboxFindingsStore, type OutboxOptions } from '../../store/agent/outbox.js';
+import { Outbox, type OutboxOptions } from '../../store/agent/outbox.js';
 import type { AgentStore } from '../../store/agent/index.js';
 import type { AllowRuleWire } from '../../core/protocol.js';
 import { type Command } from './command.js';
@@ -83,7 +83,6 @@ export const agentCommand: Command & { hooks?: AgentRunHooks } = {
         throw new SockhuntError('SOCKHUNT_E_USAGE', `this agent is not enrolled with ${target.origin} yet: give --enroll-secret (or SOCKHUNT_ENROLL_SECRET)`);
       }
       const outbox = new Outbox(rt.store.db, outboxOptions(rt.config));
-      const store: AgentStore = { ...rt.store, findings: new OutboxFindingsStore(rt.store.db, outbox) };
 
       // Outbox drops are logged as they happen, at most once a minute with the sum.
       let droppedSinceLog = 0;
@@ -133,7 +132,7 @@ export const agentCommand: Command & { hooks?: AgentRunHooks } = {
       const learned = rt.store.baseline.summary().learningMs;
       const learnMs = Math.max(0, learnForMs - learned);
       dnsNames = openDestinationNames(rt.config, (line) => log(line.replace(/^sockhunt: /, ''), true));
-      const loop = new AgentLoop({ collector, store, config: rt.config, mode: learnMs > 0 ? 'learn' : 'hunt', host: rt.host, detectors, dnsNames });
+      const loop = new AgentLoop({ collector, store: rt.store, sink: outbox, config: rt.config, mode: learnMs > 0 ? 'learn' : 'hunt', host: rt.host, detectors, dnsNames });
       let failures = 0;
       const onError = (err: unknown): void => {
         failures++;

@@ -124,6 +124,11 @@ export class FindingsStore {
     return row ? fromRow(row) : null;
   }
 
+  /** Runs `fn` in one transaction with the store's writes (inside another, a savepoint: see AgentDb.transaction). */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn);
+  }
+
   /** Runs `hook` if the enclosing transaction rolls back (see AgentDb.onRollback). */
   onRollback(hook: () => void): void {
     this.db.onRollback(hook);

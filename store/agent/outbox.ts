@@ -1,7 +1,8 @@
 // The durable outbox: findings (new or updated) waiting for the server's ack. Store-and-forward:
 //
-// - `enqueue` runs inside the transaction that writes the finding (OutboxFindingsStore below does that for every
-//   insert and update of the findings store), so a finding is in the outbox exactly when it is in the store.
+// - `enqueue` runs inside the transaction that writes the finding (the outbox is the recorder's FindingSink: it
+//   `put`s every finding it inserts or updates, in that transaction), so a finding is in the outbox exactly when
+//   it is in the store.
 // - Every entry gets the next per-agent sequence number (persisted, never reused). An update of a finding (same
 //   event.id, new count / last seen) is a new entry with a new seq; the older entries of that event are deleted
 //   (superseded): each entry carries the whole document and the server upserts by event.id, so only the newest
@@ -11,7 +12,7 @@
 // - `ack` deletes; `reject` deletes what the server refused for good and counts it apart.
 import type Database from 'better-sqlite3';
 import type { AgentDb } from './db.js';
-import { FindingsStore, type FindingRecord, type FindingUpdate, type NewFinding } from './findings.js';
+import type { FindingDoc, FindingSink } from '../../core/finding.js';
 import { RISKS, type Risk } from '../../core/risk.js';
 import { SockhuntError } from '../../core/errors.js';
 
@@ -73,7 +74,7 @@ function eventIdOf(doc: Record<string, unknown>): string {
   return event.id;
 }
 
-export class Outbox {
+export class Outbox implements FindingSink {
   readonly maxRows: number;
   readonly maxBytes: number;
   readonly maxItemBytes: number;
@@ -152,6 +153,11 @@ export class Outbox {
       });
       return { seq, superseded, dropped };
     });
+  }
+
+  /** FindingSink: queues a finding the recorder writes, in the transaction that writes it. */
+  put(doc: FindingDoc, now: number): void {
+    this.enqueue(doc, now);
   }
 
   /** Deletes the lowest-risk, then oldest, entries until both caps hold; returns how many. */
@@ -253,34 +259,5 @@ export class Outbox {
   counters(): OutboxCounters {
     const s = this.state();
     return { pending: s.rows, bytes: s.bytes, dropped: s.dropped, rejected: s.rejected, lastSeq: s.last_seq };
-  }
-}
-
-/**
- * The findings store that also queues every finding it writes (insert, or an update that found its row) in the
- * outbox, in the same transaction. Hand it to the loop in place of the plain one and nothing else changes.
- */
-export class OutboxFindingsStore extends FindingsStore {
-  constructor(
-    private readonly agentDb: AgentDb,
-    readonly outbox: Outbox,
-  ) {
-    super(agentDb);
-  }
-
-  override insert(finding: NewFinding): FindingRecord {
-    return this.agentDb.transaction(() => {
-      const record = super.insert(finding);
-      this.outbox.enqueue(record.doc, record.updatedAt);
-      return record;
-    });
-  }
-
-  override update(eventId: string, patch: FindingUpdate): boolean {
-    return this.agentDb.transaction(() => {
-      const found = super.update(eventId, patch);
-      if (found) this.outbox.enqueue(patch.doc, patch.updatedAt ?? patch.lastSeen);
-      return found;
-    });
   }
 }

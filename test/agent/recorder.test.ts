@@ -31,22 +31,19 @@ const failedSample = new Error('a later write of the sample failed (SQLITE_FULL)
 
 describe('finding recorder', () => {
   it('forgets a new finding whose sample rolled back: the next sample creates it and queues it', () => {
-    const rec = new FindingRecorder(store.findings, { name: 'h', id: store.db.agentId() }, 3_600_000);
     const outbox = new Outbox(store.db);
+    const rec = new FindingRecorder({ findings: store.findings, sink: outbox }, { name: 'h', id: store.db.agentId() }, 3_600_000);
     const t0 = Date.now();
     expect(() =>
       store.transaction(() => {
-        for (const f of rec.record([draft()], t0)) outbox.enqueue(f.doc);
+        rec.record([draft()], t0);
         throw failedSample;
       }),
     ).toThrow(failedSample);
     expect(store.findings.list({})).toHaveLength(0);
+    expect(outbox.pending()).toBe(0);
 
-    const out = store.transaction(() => {
-      const r = rec.record([draft()], t0 + 1000);
-      for (const f of r) outbox.enqueue(f.doc);
-      return r;
-    });
+    const out = store.transaction(() => rec.record([draft()], t0 + 1000));
     expect(out).toHaveLength(1);
     expect(out[0]!.isNew).toBe(true);
     expect(out[0]!.doc.hunt.count).toBe(1);
@@ -55,7 +52,7 @@ describe('finding recorder', () => {
   });
 
   it('takes back a repeat whose sample rolled back: the count goes on from what was kept', () => {
-    const rec = new FindingRecorder(store.findings, { name: 'h', id: store.db.agentId() }, 3_600_000);
+    const rec = new FindingRecorder({ findings: store.findings }, { name: 'h', id: store.db.agentId() }, 3_600_000);
     const t0 = Date.now();
     const [created] = store.transaction(() => rec.record([draft()], t0));
     expect(() =>
@@ -72,7 +69,7 @@ describe('finding recorder', () => {
   });
 
   it('makes a new finding when the open one’s row is gone', () => {
-    const rec = new FindingRecorder(store.findings, { name: 'h', id: store.db.agentId() }, 3_600_000);
+    const rec = new FindingRecorder({ findings: store.findings }, { name: 'h', id: store.db.agentId() }, 3_600_000);
     const t0 = Date.now();
     const [created] = store.transaction(() => rec.record([draft()], t0));
     store.db.sqlite.prepare('DELETE FROM findings').run();
@@ -80,5 +77,42 @@ describe('finding recorder', () => {
     expect(next!.isNew).toBe(true);
     expect(next!.doc.event.id).not.toBe(created!.doc.event.id);
     expect(store.findings.list({})).toHaveLength(1);
+  });
+
+  it('puts every new finding and every repeat in the sink, in the transaction that writes it', () => {
+    const outbox = new Outbox(store.db);
+    const rec = new FindingRecorder({ findings: store.findings, sink: outbox }, { name: 'h', id: store.db.agentId() }, 3_600_000);
+    const t0 = Date.now();
+    const [created] = store.transaction(() => rec.record([draft()], t0));
+    const [again] = store.transaction(() => rec.record([draft()], t0 + 1000));
+    expect(again!.doc.event.id).toBe(created!.doc.event.id);
+    // the repeat supersedes the first entry: one entry, the newest document
+    const items = outbox.peekBatch(10, 1 << 20);
+    expect(items.map((i) => [i.seq, i.eventId, JSON.parse(i.json).hunt.count])).toEqual([[2, created!.doc.event.id, 2]]);
+    expect(store.findings.get(created!.doc.event.id)?.count).toBe(2);
+  });
+
+  it('takes the write back when the sink throws: a finding is in the sink exactly when it is in the store', () => {
+    const full = new Error('the outbox could not be written');
+    let fail = true;
+    const outbox = new Outbox(store.db);
+    const sink = {
+      put(doc: Parameters<Outbox['put']>[0], now: number): void {
+        if (fail) throw full;
+        outbox.put(doc, now);
+      },
+    };
+    const rec = new FindingRecorder({ findings: store.findings, sink }, { name: 'h', id: store.db.agentId() }, 3_600_000);
+    const t0 = Date.now();
+    expect(() => rec.record([draft()], t0)).toThrow(full);
+    expect(store.findings.list({})).toHaveLength(0);
+    fail = false;
+    const [created] = store.transaction(() => rec.record([draft()], t0 + 1000));
+    expect(created!.isNew).toBe(true);
+    fail = true;
+    expect(() => store.transaction(() => rec.record([draft()], t0 + 2000))).toThrow(full);
+    expect(store.findings.get(created!.doc.event.id)?.count).toBe(1);
+    expect(outbox.pending()).toBe(1);
+    expect(JSON.parse(outbox.peekBatch(1, 1 << 20)[0]!.json).hunt.count).toBe(1);
   });
 });

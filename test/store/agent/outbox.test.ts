@@ -4,7 +4,7 @@ import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { openAgentDb, openAgentStore, type AgentDb } from '../../../store/agent/index.js';
 import { MIGRATIONS } from '../../../store/agent/migrations.js';
-import { Outbox, OutboxFindingsStore } from '../../../store/agent/outbox.js';
+import { Outbox } from '../../../store/agent/outbox.js';
 import { AgentIdentityStore, protectDatabaseFiles, serverOrigin } from '../../../store/agent/identity.js';
 import { tempDir } from './helpers.js';
 import { findingDoc } from '../../agent/transport/support/docs.js';
@@ -155,45 +155,22 @@ describe('outbox', () => {
   });
 });
 
-describe('findings store with the outbox', () => {
-  it('queues every insert and update in the same transaction as the finding', () => {
+describe('the outbox as the recorder\'s finding sink', () => {
+  it('put queues the document in the caller\'s transaction: a sample that rolls back leaves no entry', () => {
     const store = openAgentStore(path);
     try {
       const outbox = new Outbox(store.db);
-      const findings = new OutboxFindingsStore(store.db, outbox);
       const doc = findingDoc();
-      const base = {
-        eventId: doc.event.id,
-        huntId: doc.hunt.id,
-        detector: 'first-seen',
-        processKey: 'exe:/usr/bin/curl',
-        destIp: '198.51.100.7',
-        destPort: 4444,
-        transport: 'tcp' as const,
-        risk: 'Low' as const,
-        confidence: 'Low' as const,
-        score: 0.4,
-        firstSeen: 1,
-        lastSeen: 1,
-        count: 1,
-        dedupeKey: 'k',
-        doc: doc as unknown as Record<string, unknown>,
-      };
-      findings.insert(base);
-      const updated = findingDoc({ eventId: doc.event.id, count: 2 });
-      expect(findings.update(doc.event.id, { count: 2, lastSeen: 2, doc: updated as unknown as Record<string, unknown> })).toBe(true);
-      expect(findings.update('no-such-event', { count: 2, lastSeen: 2, doc: updated as unknown as Record<string, unknown> })).toBe(false);
-      const items = outbox.peekBatch(10, 1 << 20);
-      expect(items.map((i) => [i.seq, JSON.parse(i.json).hunt.count])).toEqual([[2, 2]]);
-      // a sample that fails leaves neither the finding nor its outbox entry
       expect(() =>
         store.transaction(() => {
-          findings.insert({ ...base, eventId: 'aaaaaaaa-2222-4333-8444-555555555555', doc: findingDoc({ eventId: 'aaaaaaaa-2222-4333-8444-555555555555' }) as unknown as Record<string, unknown> });
+          outbox.put(doc, 1);
           throw new Error('boom');
         }),
-      ).toThrow();
-      expect(findings.get('aaaaaaaa-2222-4333-8444-555555555555')).toBeNull();
-      expect(outbox.pending()).toBe(1);
+      ).toThrow('boom');
+      expect(outbox.pending()).toBe(0);
+      store.transaction(() => outbox.put(doc, 2));
+      outbox.put(findingDoc({ eventId: doc.event.id, count: 2 }), 3);
+      expect(outbox.peekBatch(10, 1 << 20).map((i) => [i.eventId, JSON.parse(i.json).hunt.count])).toEqual([[doc.event.id, 2]]);
     } finally {
       store.close();
     }
