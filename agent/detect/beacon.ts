@@ -179,6 +179,8 @@ export const beacon: Detector<BeaconParams> = {
       webPorts: {
         type: 'number[]',
         default: [80, 443, 8000, 8080, 8443, 8888],
+        min: 1,
+        max: 65535,
         description: 'TCP ports mapped to T1071 (application layer); anything else is T1095.',
       },
     },

@@ -112,8 +112,9 @@ export function isoTime(ms: number): string {
 
 /**
  * A span in the detectors' finding text: whole seconds under 120 s, whole minutes under 2 h, then hours to one
- * decimal ("45s", "15m", "2.5h"). Not core/duration.ts's formatDuration, which writes exact compound durations the
- * CLI and configuration read back ("1h30m"); a summary line wants one rounded unit.
+ * decimal ("45s", "90m", "2.5h"). Not core/duration.ts's formatDuration (CLI and log lines: milliseconds under 1 s,
+ * then one unit with up to one decimal at every scale, "1.5s", "1.5m", "2.5h"): finding summaries have always read
+ * in whole seconds and minutes, and their text is part of the evidence the tests and users compare.
  */
 export function formatSpan(ms: number): string {
   const s = Math.round(ms / 1000);
