@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { SockhuntError } from '../../core/errors.js';
 import { parseDuration, formatDuration } from '../../core/duration.js';
 import { escapeForTerminal, safeJson } from '../../core/escape.js';
-import { openSqliteServerStore } from '../../store/server/sqlite.js';
+import { openServerStore } from '../../store/server/index.js';
 import { defaultServerDbPath } from '../../store/server/db.js';
 import { resolveSecret, type ResolvedSecret } from '../../server/auth.js';
 import { parseListen, startServer } from '../../server/main.js';
@@ -104,7 +104,7 @@ export const serverCommand: Command = {
     const dbPath = (values.db as string | undefined) ?? defaultServerDbPath();
     const log = stderrLog(io);
     // The database gets a thread of its own: commits and checkpoints never hold up the agents' sockets.
-    const store = openSqliteServerStore(dbPath, { thread: true, warn: (message) => log('warn', message) });
+    const store = openServerStore(dbPath, { thread: true, warn: (message) => log('warn', message) });
     try {
       const retentionMs = await resolveRetention(store, values.retention);
       const enroll = await resolveSecret(store, 'enroll_secret', enrollGiven);
