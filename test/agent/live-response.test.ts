@@ -1,24 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { openAgentStore, processKeyOf, type AgentStore } from '../../store/agent/index.js';
+import { processKeyOf } from '../../store/agent/index.js';
 import { LiveResponder, replyToUnparsedRequest } from '../../agent/live-response.js';
 import { applyServerAllow } from '../../cli/commands/agent.js';
 import type { Connection } from '../../collectors/types.js';
 import type { ServerRequest } from '../../core/protocol.js';
-import { row, tempDir } from '../store/agent/helpers.js';
+import { row } from '../support/rows.js';
+import { agentStoreEach } from '../support/stores.js';
 
-let tmp: ReturnType<typeof tempDir>;
-let store: AgentStore;
-
-beforeEach(() => {
-  tmp = tempDir();
-  store = openAgentStore(join(tmp.dir, 'agent.db'));
-});
-afterEach(() => {
-  store.close();
-  tmp.remove();
-});
+const fx = agentStoreEach();
 
 const req = (action: string, params: unknown): ServerRequest => ({ type: 'request', request_id: randomUUID(), action: action as ServerRequest['action'], params: params as Record<string, unknown> });
 
@@ -29,7 +19,7 @@ const ROWS: Connection[] = [
 ];
 
 function responder(rows: () => Promise<Connection[]> = async () => ROWS, extra: Partial<ConstructorParameters<typeof LiveResponder>[0]> = {}): LiveResponder {
-  return new LiveResponder({ store, sampleRows: rows, ...extra });
+  return new LiveResponder({ store: fx.store, sampleRows: rows, ...extra });
 }
 
 describe('live response: snapshot', () => {
@@ -98,12 +88,12 @@ describe('live response: baseline', () => {
       row({ pid: 10, name: 'curl', executable: '/usr/bin/curl', commandLine: 'curl x', dstIp: '198.51.100.7', dstPort: 4444, inode: 1 }),
       row({ pid: 12, name: 'nginx', executable: '/usr/sbin/nginx', commandLine: 'nginx', dstIp: '198.51.100.9', dstPort: 443, inode: 3 }),
     ];
-    store.baseline.learn({ ts: Date.UTC(2026, 10, 28), intervalMs: 1000, entries: rows.map((r) => ({ row: r, processKey: processKeyOf(r.process), isNew: true })) });
+    fx.store.baseline.learn({ ts: Date.UTC(2026, 10, 28), intervalMs: 1000, entries: rows.map((r) => ({ row: r, processKey: processKeyOf(r.process), isNew: true })) });
   }
 
   it('baseline.query tells which processes talked to the destination, its network and port, and the rules that allow it', async () => {
     learn();
-    store.baseline.allow({ process: '*', destination: '198.51.100.0/24', port: null, transport: 'tcp', source: 'cli', comment: 'lab' });
+    fx.store.baseline.allow({ process: '*', destination: '198.51.100.0/24', port: null, transport: 'tcp', source: 'cli', comment: 'lab' });
     const r = await responder().handle(req('baseline.query', { ip: '198.51.100.7', port: 4444, transport: 'tcp' }));
     expect(r.ok).toBe(true);
     const res = r.result as Record<string, any>;
@@ -124,7 +114,7 @@ describe('live response: baseline', () => {
   it('baseline.query includes the repeated counts the baseline has not written yet', async () => {
     const r0 = row({ pid: 10, name: 'curl', executable: '/usr/bin/curl', commandLine: 'curl x', dstIp: '198.51.100.7', dstPort: 4444, inode: 1 });
     const t0 = Date.UTC(2026, 10, 28);
-    for (let i = 0; i < 3; i++) store.baseline.learn({ ts: t0 + i * 1000, intervalMs: 1000, entries: [{ row: r0, processKey: processKeyOf(r0.process), isNew: i === 0 }] });
+    for (let i = 0; i < 3; i++) fx.store.baseline.learn({ ts: t0 + i * 1000, intervalMs: 1000, entries: [{ row: r0, processKey: processKeyOf(r0.process), isNew: i === 0 }] });
     const r = await responder().handle(req('baseline.query', { ip: '198.51.100.7', port: 4444, transport: 'tcp' }));
     expect((r.result as Record<string, any>).endpoints[0]).toMatchObject({ samples: 3, last_seen: '2026-11-28T00:00:02.000Z' });
   });
@@ -137,26 +127,26 @@ describe('live response: baseline', () => {
   });
 
   it('baseline.allow replaces the server rules and leaves the cli ones; invalid rules change nothing', async () => {
-    store.baseline.allow({ process: '*', destination: '10.0.0.0/8', port: null, transport: null, source: 'cli' });
+    fx.store.baseline.allow({ process: '*', destination: '10.0.0.0/8', port: null, transport: null, source: 'cli' });
     const ok = await responder().handle(
       req('baseline.allow', { rules: [{ process: '*', destination: '198.51.100.7', port: 4444, transport: 'tcp', comment: 'lab C2 sim' }] }),
     );
     expect(ok).toMatchObject({ ok: true, result: { rules: 1 } });
-    expect(store.baseline.listAllow().map((r) => `${r.source}:${r.destination}`)).toEqual(['cli:10.0.0.0/8', 'server:198.51.100.7']);
+    expect(fx.store.baseline.listAllow().map((r) => `${r.source}:${r.destination}`)).toEqual(['cli:10.0.0.0/8', 'server:198.51.100.7']);
     const bad = await responder().handle(req('baseline.allow', { rules: [{ process: '*', destination: 'nowhere', port: null, transport: null }] }));
     expect(bad).toMatchObject({ ok: false, error: { code: 'SOCKHUNT_E_PROTO_SCHEMA' } });
     const badShape = await responder().handle(req('baseline.allow', { rules: 'all' }));
     expect(badShape).toMatchObject({ ok: false, error: { code: 'SOCKHUNT_E_PROTO_SCHEMA' } });
-    expect(store.baseline.listAllow()).toHaveLength(2);
+    expect(fx.store.baseline.listAllow()).toHaveLength(2);
     const cleared = await responder().handle(req('baseline.allow', { rules: [] }));
     expect(cleared).toMatchObject({ ok: true, result: { rules: 0 } });
-    expect(store.baseline.listAllow().map((r) => r.source)).toEqual(['cli']);
+    expect(fx.store.baseline.listAllow().map((r) => r.source)).toEqual(['cli']);
   });
 
   it('welcome allow rules apply best-effort: invalid ones are skipped and logged', () => {
     const lines: string[] = [];
     const n = applyServerAllow(
-      store,
+      fx.store,
       [
         { process: '*', destination: '198.51.100.7', port: 4444, transport: 'tcp' },
         { process: '*', destination: 'garbage', port: null, transport: null },

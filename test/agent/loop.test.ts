@@ -1,12 +1,10 @@
 // The loop end to end over a scripted socket table (real store, real detectors): learning, then hunting.
 import { eventIdTime } from '../../core/event-id.js';
-import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import type { Connection } from '../../collectors/types.js';
 import { ScriptedCollector } from '../support/scripted-collector.js';
-import { openAgentStore, type AgentStore } from '../../store/agent/index.js';
+import { row } from '../support/rows.js';
+import { tempAgentStore as store } from '../support/stores.js';
 import { AgentLoop } from '../../agent/loop.js';
 import { HostFactsSource } from '../../agent/host-facts.js';
 import { parseConfig } from '../../agent/config.js';
@@ -15,27 +13,25 @@ import { configureDetectors } from '../../agent/detect/index.js';
 let inode = 100;
 function conn(o: { pid?: number | null; exe?: string; dst: string; dport: number; sport: number; state?: Connection['socket']['state'] }): Connection {
   const pid = o.pid === undefined ? 4242 : o.pid;
-  return {
-    '@timestamp': new Date().toISOString(),
-    host: { name: 'h' },
-    process: { pid, name: pid ? (o.exe ?? '/usr/bin/poller').split('/').pop()! : null, executable: pid ? (o.exe ?? '/usr/bin/poller') : null, command_line: null, parent: { pid: 1, name: 'systemd' } },
-    user: { name: pid ? 'svc' : null, id: pid ? '998' : null },
-    source: { ip: '192.0.2.10', port: o.sport },
-    destination: { ip: o.dst, port: o.dport },
-    network: { transport: 'tcp', type: 'ipv4', direction: 'egress' },
-    socket: { state: o.state ?? 'ESTABLISHED', inode: pid ? inode++ : 0, family: 'inet', owner_pids: pid ? [pid] : [] },
-  };
+  const exe = o.exe ?? '/usr/bin/poller';
+  return row({
+    ts: Date.now(),
+    hostName: 'h',
+    pid,
+    name: pid ? exe.split('/').pop()! : null,
+    executable: pid ? exe : null,
+    commandLine: null,
+    user: pid ? 'svc' : null,
+    uid: pid ? '998' : null,
+    srcIp: '192.0.2.10',
+    srcPort: o.sport,
+    dstIp: o.dst,
+    dstPort: o.dport,
+    direction: 'egress',
+    state: o.state ?? 'ESTABLISHED',
+    inode: pid ? inode++ : 0,
+  });
 }
-
-const dirs: string[] = [];
-function store(): AgentStore {
-  const dir = mkdtempSync(join(tmpdir(), 'sockhunt-loop-'));
-  dirs.push(dir);
-  return openAgentStore(join(dir, 'agent.db'), { quickCheck: false });
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
 
 describe('AgentLoop', () => {
   const config = parseConfig({ conntrack: false, netns: 'self' });

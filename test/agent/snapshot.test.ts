@@ -1,27 +1,36 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatRows, parseState, rowFilter } from '../../agent/snapshot.js';
 import { csvCell, escapeForTerminal, safeJson } from '../../core/escape.js';
 import type { Connection } from '../../collectors/types.js';
 import { startReady, stopAll } from '../support/processes.js';
+import { row as connection } from '../support/rows.js';
+import { tempDir, type TempDir } from '../support/tmp.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 function row(over: { name?: string; pid?: number; state?: Connection['socket']['state']; dst?: string; dport?: number; sport?: number; user?: string; cmd?: string }): Connection {
-  return {
-    '@timestamp': '2026-11-28T00:00:00.000Z',
-    host: { name: 'h' },
-    process: { pid: over.pid ?? 10, name: over.name ?? 'curl', executable: `/usr/bin/${over.name ?? 'curl'}`, command_line: over.cmd ?? 'curl x', parent: { pid: 1, name: 'init' } },
-    user: { name: over.user ?? 'root', id: '0' },
-    source: { ip: '10.0.0.5', port: over.sport ?? 40000 },
-    destination: { ip: over.dst ?? '198.51.100.7', port: over.dport ?? 443 },
-    network: { transport: 'tcp', type: (over.dst ?? '').includes(':') ? 'ipv6' : 'ipv4', direction: 'egress' },
-    socket: { state: over.state ?? 'ESTABLISHED', inode: 1, family: 'inet', owner_pids: [over.pid ?? 10] },
-  };
+  return connection({
+    ts: '2026-11-28T00:00:00.000Z',
+    hostName: 'h',
+    pid: over.pid ?? 10,
+    name: over.name ?? 'curl',
+    executable: `/usr/bin/${over.name ?? 'curl'}`,
+    commandLine: over.cmd ?? 'curl x',
+    parentName: 'init',
+    user: over.user ?? 'root',
+    srcIp: '10.0.0.5',
+    srcPort: over.sport ?? 40000,
+    dstIp: over.dst ?? '198.51.100.7',
+    dstPort: over.dport ?? 443,
+    direction: 'egress',
+    state: over.state ?? 'ESTABLISHED',
+    inode: 1,
+    family: 'inet',
+  });
 }
 
 describe('escaping endpoint strings', () => {
@@ -101,14 +110,15 @@ describe('formats', () => {
 });
 
 describe('snapshot of a hostile process name, end to end', () => {
-  let dir: string;
+  let tmp: TempDir;
   afterAll(async () => {
     await stopAll();
-    rmSync(dir, { recursive: true, force: true });
+    tmp.remove();
   });
 
   it('prints the name escaped in a table and as valid JSON', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'sockhunt-evil-'));
+    tmp = tempDir('sockhunt-evil-');
+    const dir = tmp.dir;
     const name = 'ev\u001b[31mil\u0007 name\nx';
     symlinkSync(process.execPath, join(dir, name));
     const { ready } = await startReady<{ pid: number }>(join(dir, name), [join(root, 'test/support/socket-load.mjs'), '{}']);

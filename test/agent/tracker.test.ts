@@ -2,19 +2,29 @@ import { describe, expect, it } from 'vitest';
 import { ConnectionTracker, EndedTuples } from '../../agent/tracker.js';
 import type { Connection } from '../../collectors/types.js';
 import type { ConntrackFlow } from '../../collectors/conntrack.js';
+import { row as connection } from '../support/rows.js';
 
 function row(o: { pid?: number | null; sport: number; dst?: string; dport?: number; state?: Connection['socket']['state']; inode?: number }): Connection {
   const pid = o.pid === undefined ? 50 : o.pid;
-  return {
-    '@timestamp': '2026-11-28T00:00:00.000Z',
-    host: { name: 'h' },
-    process: { pid, name: pid ? 'beacon' : null, executable: pid ? '/tmp/beacon' : null, command_line: null, parent: { pid: null, name: null } },
-    user: { name: pid ? 'www-data' : null, id: pid ? '33' : null },
-    source: { ip: '192.0.2.10', port: o.sport },
-    destination: { ip: o.dst ?? '203.0.113.5', port: o.dport ?? 8443 },
-    network: { transport: 'tcp', type: 'ipv4', direction: 'egress' },
-    socket: { state: o.state ?? 'ESTABLISHED', inode: o.inode ?? (pid ? 1000 + o.sport : 0), family: 'inet', owner_pids: pid ? [pid] : [] },
-  };
+  return connection({
+    ts: '2026-11-28T00:00:00.000Z',
+    hostName: 'h',
+    pid,
+    name: pid ? 'beacon' : null,
+    executable: pid ? '/tmp/beacon' : null,
+    commandLine: null,
+    ppid: null,
+    parentName: null,
+    user: pid ? 'www-data' : null,
+    uid: pid ? '33' : null,
+    srcIp: '192.0.2.10',
+    srcPort: o.sport,
+    dstIp: o.dst ?? '203.0.113.5',
+    dstPort: o.dport ?? 8443,
+    direction: 'egress',
+    state: o.state ?? 'ESTABLISHED',
+    inode: o.inode ?? (pid ? 1000 + o.sport : 0),
+  });
 }
 const keyOf = (r: Connection): string | null => r.process.executable;
 

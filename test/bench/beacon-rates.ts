@@ -4,7 +4,8 @@
 // their full series; near misses after every start, as the loop judges them. Prints the table in docs/detectors.md.
 import { beacon } from '../../agent/detect/beacon.js';
 import { resolveParams } from '../../agent/detect/index.js';
-import { FakeHistory, context, prng } from '../agent/detect/fixtures.js';
+import { FakeHistory, context } from '../support/detect.js';
+import { prng } from '../support/prng.js';
 import * as traffic from '../agent/detect/traffic.js';
 
 const SEEDS = Number(process.env['BEACON_SEEDS'] ?? 5000);

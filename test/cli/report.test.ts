@@ -4,7 +4,7 @@ import { escapeForTerminal } from '../../core/escape.js';
 import { evidenceLine, formatHuntReport } from '../../cli/report.js';
 import { DETECTORS, resolveParams } from '../../agent/detect/index.js';
 import type { FindingDraft } from '../../agent/detect/types.js';
-import { HOSTILE, NOW } from '../agent/detect/fixtures.js';
+import { HOSTILE, NOW } from '../support/rows.js';
 import { SCENARIOS } from '../agent/detect/scenarios.js';
 
 const OPTS: BuildOptions = {

@@ -6,7 +6,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLOSE } from '../../core/protocol.js';
-import { TestClient, tempDir } from '../server/helpers.js';
+import { TestClient } from '../support/server.js';
+import { tempDir } from '../support/tmp.js';
 
 const ENTRY = fileURLToPath(new URL('../server/fixtures/server-cli.ts', import.meta.url));
 const children: ChildProcess[] = [];

@@ -4,11 +4,11 @@ import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, createConnection, type AddressInfo } from 'node:net';
 import { createSocket } from 'node:dgram';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Connection } from '../../collectors/types.js';
+import { tempDir } from '../support/tmp.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HARNESS = fileURLToPath(new URL('./platform-harness.ts', import.meta.url));
@@ -84,7 +84,8 @@ export interface HarnessResult {
 }
 
 export async function runHarness(o: HarnessOptions): Promise<HarnessResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'sockhunt-fakes-'));
+  const tmp = tempDir('sockhunt-fakes-');
+  const dir = tmp.dir;
   try {
     const tool = (name: string, body: string): void => {
       writeFileSync(join(dir, name), body);
@@ -129,7 +130,7 @@ export async function runHarness(o: HarnessOptions): Promise<HarnessResult> {
     const calls = existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : [];
     return { ...parsed, calls, stderr };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    tmp.remove();
   }
 }
 

@@ -9,7 +9,7 @@ import {
 import { DETECTORS, resolveParams } from '../../agent/detect/index.js';
 import type { FindingDraft } from '../../agent/detect/types.js';
 import { isSockhuntError } from '../../core/errors.js';
-import { HOSTILE, NOW } from '../agent/detect/fixtures.js';
+import { HOSTILE, NOW } from '../support/rows.js';
 import { SCENARIOS } from '../agent/detect/scenarios.js';
 
 const OPTS: BuildOptions = {

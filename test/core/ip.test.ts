@@ -18,7 +18,8 @@ import { SockhuntError } from '../../core/errors.js';
 import { networkValue } from '../../store/agent/grains.js';
 import { firstSeen } from '../../agent/detect/first-seen.js';
 import { resolveParams } from '../../agent/detect/index.js';
-import { conn, context, matureBaseline, started } from '../agent/detect/fixtures.js';
+import { conn } from '../support/rows.js';
+import { context, matureBaseline, started } from '../support/detect.js';
 
 function inputError(fn: () => unknown): SockhuntError {
   try {

@@ -4,11 +4,11 @@
 // read back through the server's REST API from inside the namespace.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, copyFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canUseNetns, NET, type Proc, TransportLab, until } from '../agent/transport/support/netns.js';
 import { readDb, startClient, startListener } from '../agent/transport/support/agent-world.js';
+import { tempDir, type TempDir } from '../support/tmp.js';
 import { binaryTarget, ensureBinary } from './single-binary.js';
 
 const ENROLL = 'binary-stream-enroll-secret';
@@ -25,6 +25,8 @@ describe.runIf(binaryTarget === 'linux-x64' && canUseNetns())('the single binary
   let lab: TransportLab;
   let dir: string; // holds nothing but the binary
   let data: string; // databases, config, state
+  let dirTmp: TempDir | undefined;
+  let dataTmp: TempDir | undefined;
   let server: Proc;
   let agent: Proc;
 
@@ -51,8 +53,10 @@ describe.runIf(binaryTarget === 'linux-x64' && canUseNetns())('the single binary
 
   beforeAll(async () => {
     const built = ensureBinary();
-    dir = mkdtempSync(join(tmpdir(), 'sockhunt-binstream-'));
-    data = mkdtempSync(join(tmpdir(), 'sockhunt-binstream-data-'));
+    dirTmp = tempDir('sockhunt-binstream-');
+    dataTmp = tempDir('sockhunt-binstream-data-');
+    dir = dirTmp.dir;
+    data = dataTmp.dir;
     copyFileSync(built, join(dir, 'sockhunt'));
     chmodSync(join(dir, 'sockhunt'), 0o755);
     // Only this namespace's sockets; no conntrack (the lab loads no conntrack rules).
@@ -63,8 +67,8 @@ describe.runIf(binaryTarget === 'linux-x64' && canUseNetns())('the single binary
 
   afterAll(async () => {
     await lab?.destroy();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    if (data) rmSync(data, { recursive: true, force: true });
+    dirTmp?.remove();
+    dataTmp?.remove();
   }, 60_000);
 
   it('a connection to TEST-NET port 4444 arrives on the server as a finding of that agent', async () => {

@@ -4,15 +4,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { binaryTarget, ensureBinary, projectRoot } from './single-binary.js';
+import { tempDir, type TempDir } from '../support/tmp.js';
 
 const pkg = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string };
 
 describe.runIf(binaryTarget === 'linux-x64')('the single binary (linux-x64)', () => {
+  let tmp: TempDir | undefined;
   let dir: string;
   let bin: string;
   let server: net.Server;
@@ -32,7 +33,8 @@ describe.runIf(binaryTarget === 'linux-x64')('the single binary (linux-x64)', ()
 
   beforeAll(async () => {
     const built = ensureBinary();
-    dir = mkdtempSync(join(tmpdir(), 'sockhunt-binary-'));
+    tmp = tempDir('sockhunt-binary-');
+    dir = tmp.dir;
     bin = join(dir, 'sockhunt');
     copyFileSync(built, bin);
     chmodSync(bin, 0o755);
@@ -43,7 +45,7 @@ describe.runIf(binaryTarget === 'linux-x64')('the single binary (linux-x64)', ()
 
   afterAll(() => {
     server?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    tmp?.remove();
   });
 
   it('runs where there is no node and no node_modules', () => {

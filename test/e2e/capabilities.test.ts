@@ -5,11 +5,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CAPABILITIES } from '../../package/systemd-unit.js';
+import { readableTempDir } from '../support/other-user.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const canRun =
@@ -24,7 +24,9 @@ interface Listener {
 }
 
 describe.runIf(canRun)('capabilities of the service', () => {
-  const scratch = mkdtempSync(join(tmpdir(), 'sockhunt-caps-'));
+  // nobody runs listen.cjs from here
+  const scratchDir = readableTempDir('sockhunt-caps-');
+  const scratch = scratchDir.dir;
   const listeners: Listener[] = [];
 
   async function listen(wrapper: string[]): Promise<Listener> {
@@ -38,14 +40,13 @@ describe.runIf(canRun)('capabilities of the service', () => {
   let otherUser: Listener;
   let otherNetns: Listener;
   beforeAll(async () => {
-    chmodSync(scratch, 0o755);
     writeFileSync(join(scratch, 'listen.cjs'), "const s = require('net').createServer().listen(0, '127.0.0.1', () => console.log(s.address().port));\n");
     otherUser = await listen(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']);
     otherNetns = await listen(['unshare', '--net', 'sh', '-c', 'ip link set lo up 2>/dev/null; exec "$0" "$@"']);
   });
   afterAll(() => {
     for (const l of listeners) l.child.kill();
-    rmSync(scratch, { recursive: true, force: true });
+    scratchDir.remove();
   });
 
   /** The owning pid of each of our listeners (undefined: the socket was not seen at all) with these capabilities. */

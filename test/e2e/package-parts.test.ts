@@ -4,9 +4,8 @@
 import { describe, expect, it, afterAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -19,12 +18,14 @@ import { ConfigSchema, loadConfig, parseConfig } from '../../agent/config.js';
 import { configureDetectors } from '../../agent/detect/index.js';
 import { nativeSqliteBinding, setNativeSqliteProvider } from '../../core/native.js';
 import { openAgentDb } from '../../store/agent/db.js';
+import { tempDir } from '../support/tmp.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const sqliteAddon = join(dirname(createRequire(import.meta.url).resolve('better-sqlite3/package.json')), 'build', 'Release', 'better_sqlite3.node');
 const isRoot = process.getuid?.() === 0;
-const scratch = mkdtempSync(join(tmpdir(), 'sockhunt-package-'));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+const tmp = tempDir('sockhunt-package-');
+const scratch = tmp.dir;
+afterAll(() => tmp.remove());
 
 function assetOf(file: string, key: string): { asset: AddonAsset; bytes: Buffer } {
   const bytes = readFileSync(file);
@@ -112,7 +113,7 @@ describe('addon cache', () => {
     const dir = join(scratch, 'noexec');
     mkdirSync(dir);
     const script = `
-      import { AddonLoader } from './agent/package/addons.ts';
+      import { AddonLoader } from './package/addons.ts';
       import { readFileSync } from 'node:fs';
       const bytes = readFileSync(${JSON.stringify(sqliteAddon)});
       const asset = ${JSON.stringify(asset)};

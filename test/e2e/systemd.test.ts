@@ -6,10 +6,10 @@
 // snapshot and hunts for 3 s — with every hardening option of the unit in force.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBinary } from './single-binary.js';
+import { readableTempDir } from '../support/other-user.js';
 
 const enabled =
   process.env.SOCKHUNT_TEST_SYSTEMD !== '0' &&
@@ -61,13 +61,14 @@ exec /lib/systemd/systemd --system --unit=sockhunt-test.target --log-target=null
 }
 
 describe.runIf(enabled)('the unit under systemd (needs root, systemd and overlayfs)', () => {
-  const work = mkdtempSync(join(tmpdir(), 'sockhunt-systemd-'));
+  // nobody runs listen.cjs from here
+  const workDir = readableTempDir('sockhunt-systemd-');
+  const work = workDir.dir;
   let outer: ChildProcess;
   let systemdPid = 0;
   const inNs = (...cmd: string[]) => spawnSync('nsenter', ['-t', String(systemdPid), '-m', '-p', ...cmd], { encoding: 'utf8' });
 
   beforeAll(async () => {
-    chmodSync(work, 0o755);
     copyFileSync(ensureBinary(), join(work, 'sockhunt'));
     chmodSync(join(work, 'sockhunt'), 0o755);
     writeFileSync(join(work, 'drop-in.conf'), DROP_IN);
@@ -92,7 +93,7 @@ describe.runIf(enabled)('the unit under systemd (needs root, systemd and overlay
     if (systemdPid) inNs('systemctl', 'poweroff', '--force', '--force');
     await new Promise((r) => setTimeout(r, 1000));
     if (outer && outer.exitCode === null) outer.kill('SIGKILL');
-    rmSync(work, { recursive: true, force: true });
+    workDir.remove();
   });
 
   const read = (file: string): string => inNs('cat', file).stdout;

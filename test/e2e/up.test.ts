@@ -1,19 +1,19 @@
 // `sockhunt up` as a user runs it: a local server and agent, the agent enrolled and online, Ctrl-C stops both.
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tempDir } from '../support/tmp.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const home = mkdtempSync(join(tmpdir(), 'sockhunt-up-'));
+const tmp = tempDir('sockhunt-up-');
+const home = tmp.dir;
 let child: ChildProcess | null = null;
 
 afterAll(() => {
   if (child && child.exitCode === null) child.kill('SIGKILL');
-  rmSync(home, { recursive: true, force: true });
+  tmp.remove();
 });
 
 function freePort(): Promise<number> {

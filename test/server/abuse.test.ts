@@ -5,7 +5,8 @@ import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { CLOSE, MAX_PAYLOAD } from '../../core/protocol.js';
 import { MAX_HELLO_BYTES } from '../../server/ingest.js';
-import { TestClient, api, connectAgent, finding, hello, sleep, startTestServer, type TestServer } from './helpers.js';
+import { TestClient, api, connectAgent, hello, sleep, startTestServer, type TestServer } from '../support/server.js';
+import { finding } from '../support/findings.js';
 
 let server: TestServer;
 let good: Awaited<ReturnType<typeof connectAgent>>;

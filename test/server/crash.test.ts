@@ -7,7 +7,9 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { API_TOKEN, ENROLL_SECRET, TestClient, finding, hello, sleep, tempDir } from './helpers.js';
+import { API_TOKEN, ENROLL_SECRET, TestClient, hello, sleep } from '../support/server.js';
+import { finding } from '../support/findings.js';
+import { tempDir } from '../support/tmp.js';
 
 const ENTRY = fileURLToPath(new URL('./fixtures/crash-server.ts', import.meta.url));
 const children: ChildProcess[] = [];

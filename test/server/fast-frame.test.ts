@@ -7,7 +7,7 @@ import { FindingDocSchema } from '../../core/finding.js';
 import { FAST_PATH, SCHEMA_FINGERPRINT, findingSpans } from '../../server/fast-frame.js';
 import { decodeBatch, prepareFinding, processFrame, type FrameResult } from '../../server/frames.js';
 import { AgentMessageSchema, parseFrame } from '../../core/protocol.js';
-import { finding } from './helpers.js';
+import { finding } from '../support/findings.js';
 
 const agentId = randomUUID();
 

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { assessPrevalence, fleetView, rescore } from '../../server/fleet.js';
-import { HOST_FACTS, api, connectAgent, finding, startTestServer, type TestServer } from './helpers.js';
+import { HOST_FACTS, api, connectAgent, startTestServer, type TestServer } from '../support/server.js';
+import { finding } from '../support/findings.js';
 
 describe('prevalence modifier (RITA)', () => {
   it('raises rare destinations, lowers common ones, and says why', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { decodeBatch, processFrame, type FrameResult, type PreparedFinding } from '../../server/frames.js';
-import { finding } from './helpers.js';
+import { finding } from '../support/findings.js';
 
 const agentId = randomUUID();
 

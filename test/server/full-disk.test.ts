@@ -14,9 +14,9 @@ import { Outbox } from '../../store/agent/outbox.js';
 import { AgentIdentityStore } from '../../store/agent/identity.js';
 import { AgentTransport } from '../../agent/transport/session.js';
 import { parseServerTarget } from '../../agent/transport/target.js';
-import { findingDoc } from '../agent/transport/support/docs.js';
+import { findingDoc } from '../support/findings.js';
 import { until } from '../agent/transport/support/netns.js';
-import { tempDir } from '../store/agent/helpers.js';
+import { tempDir } from '../support/tmp.js';
 import { fillUp, mountTmpfs, unmountAll } from '../support/tmpfs.js';
 
 const SECRET = 'full-disk-secret-0123456789';

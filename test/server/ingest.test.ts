@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { CLOSE } from '../../core/protocol.js';
-import { API_TOKEN, ENROLL_SECRET, TestClient, api, connectAgent, finding, hello, sleep, startTestServer, type TestServer } from './helpers.js';
+import { API_TOKEN, ENROLL_SECRET, TestClient, api, connectAgent, hello, sleep, startTestServer, type TestServer } from '../support/server.js';
+import { finding } from '../support/findings.js';
 
 let server: TestServer;
 beforeEach(async () => {

@@ -6,7 +6,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { CLOSE } from '../../core/protocol.js';
 import { CLOSE_GRACE_MS } from '../../server/ingest.js';
-import { ENROLL_SECRET, TestClient, hello, sleep, startTestServer, type TestServer } from './helpers.js';
+import { ENROLL_SECRET, TestClient, hello, sleep, startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
 beforeEach(async () => {

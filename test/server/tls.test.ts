@@ -6,7 +6,8 @@ import https from 'node:https';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { WebSocket } from 'ws';
-import { API_TOKEN, ENROLL_SECRET, hello, startTestServer, tempDir, type TestServer } from './helpers.js';
+import { API_TOKEN, ENROLL_SECRET, hello, startTestServer, type TestServer } from '../support/server.js';
+import { tempDir } from '../support/tmp.js';
 
 let tmp: ReturnType<typeof tempDir>;
 let cert: Buffer;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import { CONTENT_SECURITY_POLICY } from '../../server/static.js';
-import { startTestServer, type TestServer } from './helpers.js';
+import { startTestServer, type TestServer } from '../support/server.js';
 
 const WEB = new URL('../../server/web/', import.meta.url);
 const read = (name: string): string => fs.readFileSync(new URL(name, WEB), 'utf8');

@@ -1,40 +1,37 @@
 // A jittered beacon through the real loop and store: reported early (few check-ins, Low confidence), then the same
 // finding — same event id and hunt id — is raised once the series confirms the rhythm.
-import { afterEach, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { expect, it } from 'vitest';
 import type { Connection } from '../../../collectors/types.js';
 import { ScriptedCollector } from '../../support/scripted-collector.js';
-import { openAgentStore } from '../../../store/agent/index.js';
+import { row } from '../../support/rows.js';
+import { tempAgentStore } from '../../support/stores.js';
 import { AgentLoop } from '../../../agent/loop.js';
 import { parseConfig } from '../../../agent/config.js';
 import { configureDetectors } from '../../../agent/detect/index.js';
-import { prng } from './fixtures.js';
+import { prng } from '../../support/prng.js';
 
 let inode = 500;
 function conn(pid: number, exe: string, dst: string, dport: number, sport: number): Connection {
-  return {
-    '@timestamp': new Date().toISOString(),
-    host: { name: 'h' },
-    process: { pid, name: exe.split('/').pop()!, executable: exe, command_line: exe, parent: { pid: 1, name: 'systemd' } },
-    user: { name: 'svc', id: '998' },
-    source: { ip: '192.0.2.10', port: sport },
-    destination: { ip: dst, port: dport },
-    network: { transport: 'tcp', type: 'ipv4', direction: 'egress' },
-    socket: { state: 'ESTABLISHED', inode: inode++, family: 'inet', owner_pids: [pid] },
-  };
+  return row({
+    ts: Date.now(),
+    hostName: 'h',
+    pid,
+    name: exe.split('/').pop()!,
+    executable: exe,
+    commandLine: exe,
+    user: 'svc',
+    uid: '998',
+    srcIp: '192.0.2.10',
+    srcPort: sport,
+    dstIp: dst,
+    dstPort: dport,
+    direction: 'egress',
+    inode: inode++,
+  });
 }
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
 it('a ±20% jittered beacon is reported by its 6th check-in and confirmed later as the same finding', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'sockhunt-beacon-loop-'));
-  dirs.push(dir);
-  const store = openAgentStore(join(dir, 'agent.db'), { quickCheck: false });
+  const store = tempAgentStore();
   const config = parseConfig({ conntrack: false, netns: 'self' });
   const host = { name: 'h', id: store.db.agentId() };
   const c = new ScriptedCollector();

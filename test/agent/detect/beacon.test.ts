@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { analyseStarts, beacon } from '../../../agent/detect/beacon.js';
 import { resolveParams } from '../../../agent/detect/index.js';
-import { FakeBaseline, FakeHistory, HOSTILE, NOW, conn, context, matureBaseline, prng, started } from './fixtures.js';
+import { FakeBaseline, FakeHistory, context, matureBaseline, started } from '../../support/detect.js';
+import { HOSTILE, NOW, conn } from '../../support/rows.js';
+import { prng } from '../../support/prng.js';
 import { SCENARIOS, beaconStarts } from './scenarios.js';
 import * as traffic from './traffic.js';
 

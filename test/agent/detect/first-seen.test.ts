@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { firstSeen } from '../../../agent/detect/first-seen.js';
 import { resolveParams } from '../../../agent/detect/index.js';
-import { FakeBaseline, FakeHistory, HOSTILE, NOW, conn, context, matureBaseline, started } from './fixtures.js';
+import { FakeBaseline, FakeHistory, context, matureBaseline, started } from '../../support/detect.js';
+import { HOSTILE, NOW, conn } from '../../support/rows.js';
 import { SCENARIOS } from './scenarios.js';
 
 const P = resolveParams(firstSeen);

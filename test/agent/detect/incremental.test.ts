@@ -11,7 +11,8 @@ import { QuietPairs } from '../../../agent/detect/pairs.js';
 import { HistoryWindow } from '../../../store/agent/history.js';
 import { BaselineMemory } from '../../../store/agent/baseline-view.js';
 import type { AllowRule } from '../../../core/allow.js';
-import { NOW, conn, prng } from './fixtures.js';
+import { NOW, conn } from '../../support/rows.js';
+import { prng } from '../../support/prng.js';
 
 /** The window without versions: fresh pair objects, no starts on them. */
 class Unversioned implements HistoryView {

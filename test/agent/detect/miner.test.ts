@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { miner } from '../../../agent/detect/miner.js';
 import { resolveParams } from '../../../agent/detect/index.js';
-import { FakeBaseline, HOSTILE, conn, context, matureBaseline, type ConnSpec } from './fixtures.js';
+import { FakeBaseline, context, matureBaseline } from '../../support/detect.js';
+import { HOSTILE, conn, type ConnSpec } from '../../support/rows.js';
 import { SCENARIOS } from './scenarios.js';
 
 const P = resolveParams(miner);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { nonstandardPort } from '../../../agent/detect/nonstandard-port.js';
 import { resolveParams } from '../../../agent/detect/index.js';
-import { FakeBaseline, HOSTILE, conn, context, matureBaseline, started, type ConnSpec } from './fixtures.js';
+import { FakeBaseline, context, matureBaseline, started } from '../../support/detect.js';
+import { HOSTILE, conn, type ConnSpec } from '../../support/rows.js';
 import { SCENARIOS } from './scenarios.js';
 
 const P = resolveParams(nonstandardPort);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { rate } from '../../../agent/detect/rate.js';
 import { resolveParams } from '../../../agent/detect/index.js';
-import { FakeBaseline, FakeHistory, HOSTILE, NOW, context, matureBaseline, type HistoryEntry } from './fixtures.js';
+import { FakeBaseline, FakeHistory, context, matureBaseline, type HistoryEntry } from '../../support/detect.js';
+import { HOSTILE, NOW } from '../../support/rows.js';
 import { SCENARIOS } from './scenarios.js';
 
 const P = resolveParams(rate);

@@ -9,7 +9,7 @@ import { FALCO_MINER_PORTS, SIGMA_POOL_LISTS } from '../../../agent/data/miner-p
 import { DRL } from '../../../agent/data/attribution.js';
 import { isSockhuntError } from '../../../core/errors.js';
 import { parseDuration } from '../../../core/duration.js';
-import { context } from './fixtures.js';
+import { context } from '../../support/detect.js';
 import { SCENARIOS } from './scenarios.js';
 
 function configError(fn: () => unknown): string {

@@ -1,7 +1,8 @@
 // One positive scenario per detector, shared by the detector tests and the finding-document tests.
 // `name` lets a test give every process a hostile name.
 import type { DetectContext } from '../../../agent/detect/types.js';
-import { FakeHistory, NOW, conn, context, matureBaseline, started, type ConnSpec } from './fixtures.js';
+import { FakeHistory, context, matureBaseline, started } from '../../support/detect.js';
+import { NOW, conn, type ConnSpec } from '../../support/rows.js';
 
 export interface ScenarioOptions {
   name?: string;

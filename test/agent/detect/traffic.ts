@@ -1,7 +1,7 @@
 // Seeded traffic generators for the beacon property tests: true beacons with jitter, and the near misses
 // (Poisson, bursty, human browsing, a few random connections). Start times are quantised to the 1 s sampling
 // grid, as the loop sees them.
-import { NOW } from './fixtures.js';
+import { NOW } from '../../support/rows.js';
 
 export type Rand = () => number;
 

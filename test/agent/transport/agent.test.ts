@@ -3,11 +3,11 @@
 // server (the test server, or the real one from server/app.ts). The servers and agents are killed with SIGKILL
 // mid-stream; in the end the server must hold exactly the agent's findings (same event ids, same counts).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { NET, TransportLab, canUseNetns, until, type Proc } from './support/netns.js';
+import { tempDir, type TempDir } from '../../support/tmp.js';
 import {
   PORTS,
   agentArgv,
@@ -88,19 +88,19 @@ describe.skipIf(!NETNS)('sockhunt agent processes in a private network', () => {
     await lab?.destroy();
   }, LONG);
 
-  let testDir: string;
+  let testDir: TempDir;
   afterEach(async () => {
     // everything but the listener
     const listener = started[0];
     const rest = started.slice(1);
     started = listener ? [listener] : [];
     for (const p of rest.reverse()) await lab.kill(p).catch(() => undefined);
-    rmSync(testDir, { recursive: true, force: true });
+    testDir.remove();
   }, LONG);
 
   function freshDir(name: string): string {
-    testDir = mkdtempSync(join(tmpdir(), `sockhunt-transport-${name}-`));
-    dir = testDir;
+    testDir = tempDir(`sockhunt-transport-${name}-`);
+    dir = testDir.dir;
     config = writeAgentConfig(dir);
     return dir;
   }
@@ -276,21 +276,21 @@ describe('sockhunt agent command line', () => {
   }
 
   it('refuses plain ws:// to a remote host without --insecure, and a first start without a secret (exit 2)', async () => {
-    const tmp = mkdtempSync(join(tmpdir(), 'sockhunt-agent-usage-'));
+    const tmp = tempDir('sockhunt-agent-usage-');
     try {
-      const remote = await run(['--server', 'ws://198.51.100.7:8700', '--enroll-secret', 'x', '--db', join(tmp, 'a.db')]);
+      const remote = await run(['--server', 'ws://198.51.100.7:8700', '--enroll-secret', 'x', '--db', join(tmp.dir, 'a.db')]);
       expect(remote.code).toBe(2);
       expect(remote.stderr).toMatch(/clear text.*--insecure.*\[SOCKHUNT_E_USAGE\]/);
-      const noSecret = await run(['--server', 'ws://127.0.0.1:9', '--db', join(tmp, 'a.db')]);
+      const noSecret = await run(['--server', 'ws://127.0.0.1:9', '--db', join(tmp.dir, 'a.db')]);
       expect(noSecret.code).toBe(2);
       expect(noSecret.stderr).toMatch(/not enrolled with ws:\/\/127\.0\.0\.1:9 yet: give --enroll-secret/);
-      const badPin = await run(['--server', 'wss://127.0.0.1:9', '--pin', 'md5/xyz', '--enroll-secret', 'x', '--db', join(tmp, 'a.db')]);
+      const badPin = await run(['--server', 'wss://127.0.0.1:9', '--pin', 'md5/xyz', '--enroll-secret', 'x', '--db', join(tmp.dir, 'a.db')]);
       expect(badPin.code).toBe(2);
       expect(badPin.stderr).toMatch(/--pin takes sha256/);
-      const badLearn = await run(['--server', 'ws://127.0.0.1:9', '--learn-for', 'soon', '--enroll-secret', 'x', '--db', join(tmp, 'a.db')]);
+      const badLearn = await run(['--server', 'ws://127.0.0.1:9', '--learn-for', 'soon', '--enroll-secret', 'x', '--db', join(tmp.dir, 'a.db')]);
       expect(badLearn.code).toBe(2);
     } finally {
-      rmSync(tmp, { recursive: true, force: true });
+      tmp.remove();
     }
   }, LONG);
 });

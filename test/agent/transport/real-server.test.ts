@@ -13,9 +13,10 @@ import { AgentTransport } from '../../../agent/transport/session.js';
 import { parseServerTarget } from '../../../agent/transport/target.js';
 import { LiveResponder } from '../../../agent/live-response.js';
 import { applyServerAllow } from '../../../cli/commands/agent.js';
-import { findingDoc } from './support/docs.js';
+import { findingDoc } from '../../support/findings.js';
 import { until } from './support/netns.js';
-import { row, tempDir } from '../../store/agent/helpers.js';
+import { row } from '../../support/rows.js';
+import { tempDir } from '../../support/tmp.js';
 
 const SECRET = 'real-server-secret';
 let tmp: ReturnType<typeof tempDir>;

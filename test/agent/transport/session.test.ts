@@ -15,9 +15,10 @@ import { LiveResponder } from '../../../agent/live-response.js';
 import { applyServerAllow } from '../../../cli/commands/agent.js';
 import { CLOSE } from '../../../core/protocol.js';
 import { TestServer, type TestServerOptions } from './support/test-server.js';
-import { findingDoc } from './support/docs.js';
+import { findingDoc } from '../../support/findings.js';
 import { until } from './support/netns.js';
-import { row, tempDir } from '../../store/agent/helpers.js';
+import { row } from '../../support/rows.js';
+import { tempDir } from '../../support/tmp.js';
 
 const FAST: Partial<TransportTiming> = {
   backoffBaseMs: 20,

@@ -15,11 +15,11 @@
 // pid, both namespaces, the /etc/netns directory and the temp dir.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { tempDir, type TempDir } from '../../support/tmp.js';
 
 export const PROGRAMS_DIR = fileURLToPath(new URL('./programs/', import.meta.url));
 
@@ -60,12 +60,14 @@ export class Lab {
   readonly ep = `sh-ep-${this.id}`;
   readonly net = `sh-net-${this.id}`;
   readonly dir: string;
+  private readonly tmp: TempDir;
   readonly binDir: string;
   private readonly children = new Set<ChildProcess>();
   private created = { ep: false, net: false, etc: false, etcParent: false };
 
   constructor(readonly name: string) {
-    this.dir = mkdtempSync(join(tmpdir(), `sockhunt-scenario-${name}-`));
+    this.tmp = tempDir(`sockhunt-scenario-${name}-`);
+    this.dir = this.tmp.dir;
     this.binDir = join(this.dir, 'bin');
     cpSync(PROGRAMS_DIR, this.binDir, { recursive: true });
     mkdirSync(join(this.dir, 'log'));
@@ -249,7 +251,7 @@ export class Lab {
       }
     }
     if (process.env.SOCKHUNT_SCENARIO_KEEP) process.stderr.write(`scenario ${this.name}: kept ${this.dir}\n`);
-    else attempt(() => rmSync(this.dir, { recursive: true, force: true }));
+    else attempt(() => this.tmp.remove());
     if (errors.length) throw new Error(`cleanup of ${this.name}: ${errors.join('; ')}`);
   }
 }

@@ -1,25 +1,19 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import path from 'node:path';
-import { SockhuntError } from '../../../core/errors.js';
 import { parseAllowDestination } from '../../../core/allow.js';
 import { BaselineStore, learnEntriesOf, type LearnEntry } from '../../../store/agent/baseline.js';
-import { openAgentDb, type AgentDb } from '../../../store/agent/db.js';
-import { row, tempDir, type RowSpec } from './helpers.js';
+import { openAgentDb } from '../../../store/agent/db.js';
+import { row, type RowSpec } from '../../support/rows.js';
+import { agentDbEach } from '../../support/stores.js';
+import { errorCode } from '../../support/errors.js';
 
 const CURL = '/usr/bin/curl';
 const PY = '/usr/bin/python3.11 /opt/app/worker.py';
 
-let tmp: ReturnType<typeof tempDir>;
-let db: AgentDb;
+const fx = agentDbEach();
 let baseline: BaselineStore;
 beforeEach(() => {
-  tmp = tempDir();
-  db = openAgentDb(path.join(tmp.dir, 'agent.db'));
-  baseline = new BaselineStore(db);
-});
-afterEach(() => {
-  db.close();
-  tmp.remove();
+  baseline = new BaselineStore(fx.db);
 });
 
 function entry(spec: RowSpec, processKey: string | null = CURL, isNew = true, domain?: string): LearnEntry {
@@ -29,16 +23,6 @@ function entry(spec: RowSpec, processKey: string | null = CURL, isNew = true, do
 function destinations(store: BaselineStore, key: string): string[] {
   const file = store.export();
   return (file.processes.find((p) => p.key === key)?.destinations ?? []).map((d) => `${d.grain} ${d.value}`).sort();
-}
-
-function inputCode(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof SockhuntError) return err.code;
-    throw err;
-  }
-  throw new Error('expected an error');
 }
 
 describe('learning', () => {
@@ -143,7 +127,7 @@ describe('learning', () => {
   it('keeps the view unchanged when the sample’s transaction rolls back', () => {
     const view = baseline.view();
     expect(() =>
-      db.transaction(() => {
+      fx.db.transaction(() => {
         baseline.learn({ ts: 1_000, intervalMs: 1_000, entries: [entry({})] });
         throw new Error('later write failed');
       }),
@@ -187,10 +171,10 @@ describe('allow patterns', () => {
     expect(baseline.view().isAllowed(PY, '192.0.2.9', 443, 'tcp')).toBe(true);
     expect(baseline.removeAllow(a.id)).toBe(true);
     expect(baseline.view().isAllowed(CURL, '10.0.0.1', 1, 'tcp')).toBe(false);
-    expect(inputCode(() => baseline.allow({ process: CURL, destination: '10.0.0.0/33', port: null, transport: null, source: 'cli' }))).toBe('SOCKHUNT_E_INPUT');
-    expect(inputCode(() => baseline.allow({ process: '', destination: '*', port: null, transport: null, source: 'cli' }))).toBe('SOCKHUNT_E_INPUT');
-    expect(inputCode(() => baseline.allow({ process: CURL, destination: 'example.com', port: null, transport: null, source: 'cli' }))).toBe('SOCKHUNT_E_INPUT');
-    expect(inputCode(() => baseline.allow({ process: CURL, destination: '*', port: 70000, transport: null, source: 'cli' }))).toBe('SOCKHUNT_E_INPUT');
+    expect(errorCode(() => baseline.allow({ process: CURL, destination: '10.0.0.0/33', port: null, transport: null, source: 'cli' }))).toBe('SOCKHUNT_E_INPUT');
+    expect(errorCode(() => baseline.allow({ process: '', destination: '*', port: null, transport: null, source: 'cli' }))).toBe('SOCKHUNT_E_INPUT');
+    expect(errorCode(() => baseline.allow({ process: CURL, destination: 'example.com', port: null, transport: null, source: 'cli' }))).toBe('SOCKHUNT_E_INPUT');
+    expect(errorCode(() => baseline.allow({ process: CURL, destination: '*', port: 70000, transport: null, source: 'cli' }))).toBe('SOCKHUNT_E_INPUT');
   });
 
   it('parses the command-line destination form', () => {
@@ -204,7 +188,7 @@ describe('allow patterns', () => {
     expect(parseAllowDestination('[2001:db8::1]:443/tcp')).toEqual({ destination: '2001:db8::1', port: 443, transport: 'tcp' });
     expect(parseAllowDestination('[fd00::/8]:22')).toEqual({ destination: 'fd00::/8', port: 22, transport: null });
     for (const bad of ['[2001:db8::1', '1.2.3.4:0', '1.2.3.4:99999', 'nope', '[::1]x']) {
-      expect(inputCode(() => parseAllowDestination(bad)), bad).toBe('SOCKHUNT_E_INPUT');
+      expect(errorCode(() => parseAllowDestination(bad)), bad).toBe('SOCKHUNT_E_INPUT');
     }
   });
 });
@@ -219,7 +203,7 @@ describe('export, import, diff', () => {
     baseline.allow({ process: '*', destination: '192.0.2.0/24', port: null, transport: null, source: 'cli' });
     const exported = JSON.parse(JSON.stringify(baseline.export({ name: 'golden' }))) as unknown;
 
-    const otherDb = openAgentDb(path.join(tmp.dir, 'other.db'));
+    const otherDb = openAgentDb(path.join(fx.dir, 'other.db'));
     try {
       const other = new BaselineStore(otherDb);
       learnSome(other, 5_000, ['198.51.100.1'], PY);
@@ -255,7 +239,7 @@ describe('export, import, diff', () => {
       { ...good, processes: [{ ...good.processes[0], destinations: [{ ...good.processes[0]?.destinations[0], value: '999.1.1.1:443/tcp' }] }] },
       { ...good, allow: [{ process: '*', destination: 'evil', port: null, transport: null, source: 'cli' }] },
     ];
-    for (const v of variants) expect(inputCode(() => baseline.import(v)), JSON.stringify(v)?.slice(0, 80)).toBe('SOCKHUNT_E_INPUT');
+    for (const v of variants) expect(errorCode(() => baseline.import(v)), JSON.stringify(v)?.slice(0, 80)).toBe('SOCKHUNT_E_INPUT');
     expect(() => baseline.import({ ...good, version: 7 })).toThrow(/newer/);
   });
 
@@ -288,7 +272,7 @@ describe('the view follows other processes’ writes', () => {
     learnSome(1_000);
     const view = baseline.view();
     expect(baseline.refresh()).toBe(false);
-    const cliDb = openAgentDb(db.path);
+    const cliDb = openAgentDb(fx.db.path);
     try {
       new BaselineStore(cliDb).allow({ process: CURL, destination: '192.0.2.0/24', port: null, transport: null, source: 'cli' });
     } finally {
@@ -300,7 +284,7 @@ describe('the view follows other processes’ writes', () => {
     expect(view.hasEndpoint(CURL, '203.0.113.10', 443, 'tcp')).toBe(true);
     expect(baseline.refresh()).toBe(false);
     // Our own learning after someone else's write brings both into the view.
-    const cli2 = openAgentDb(db.path);
+    const cli2 = openAgentDb(fx.db.path);
     new BaselineStore(cli2).allow({ process: CURL, destination: '198.18.0.0/15', port: null, transport: null, source: 'cli' });
     cli2.close();
     baseline.learn({ ts: 2_000, intervalMs: 1_000, entries: [entry({ dstIp: '203.0.113.99', inode: 9 })] });
@@ -345,9 +329,9 @@ describe('learning writes repeats in batches', () => {
   const strip = (f: ReturnType<BaselineStore['export']>) => ({ learning_ms: f.learning_ms, processes: f.processes });
 
   it('ends with the same baseline as writing every sample, and the view is current at every sample', () => {
-    const other = openAgentDb(path.join(tmp.dir, 'every-sample.db'));
+    const other = openAgentDb(path.join(fx.dir, 'every-sample.db'));
     try {
-      const batched = new BaselineStore(db, { flushEveryMs: 30_000 });
+      const batched = new BaselineStore(fx.db, { flushEveryMs: 30_000 });
       const eager = new BaselineStore(other, { flushEveryMs: 0 });
       const viewB = batched.view();
       const viewE = eager.view();
@@ -368,19 +352,19 @@ describe('learning writes repeats in batches', () => {
   });
 
   it('writes the sums at close, and not twice', () => {
-    const batched = new BaselineStore(db, { flushEveryMs: 3_600_000 });
+    const batched = new BaselineStore(fx.db, { flushEveryMs: 3_600_000 });
     const list = samples(50);
     for (const s of list) batched.learn({ ts: s.ts, intervalMs: 1_000, entries: s.entries });
-    const pending = db.sqlite.prepare('SELECT sum(samples) FROM baseline_process').pluck().get() as number;
-    db.close();
-    db = openAgentDb(path.join(tmp.dir, 'agent.db'));
-    const reopened = new BaselineStore(db);
+    const pending = fx.db.sqlite.prepare('SELECT sum(samples) FROM baseline_process').pluck().get() as number;
+    fx.db.close();
+    fx.db = openAgentDb(path.join(fx.dir, 'agent.db'));
+    const reopened = new BaselineStore(fx.db);
     const file = reopened.export();
     const samplesWritten = file.processes.reduce((s, p) => s + p.samples, 0);
     expect(samplesWritten).toBeGreaterThan(pending);
     expect(file.learning_ms).toBe(50_000);
     // the same samples written at once elsewhere
-    const other = openAgentDb(path.join(tmp.dir, 'reference.db'));
+    const other = openAgentDb(path.join(fx.dir, 'reference.db'));
     try {
       const eager = new BaselineStore(other, { flushEveryMs: 0 });
       for (const s of list) eager.learn({ ts: s.ts, intervalMs: 1_000, entries: s.entries });
@@ -391,15 +375,15 @@ describe('learning writes repeats in batches', () => {
   });
 
   it('counts nothing of a sample whose transaction rolls back', () => {
-    const other = openAgentDb(path.join(tmp.dir, 'reference.db'));
+    const other = openAgentDb(path.join(fx.dir, 'reference.db'));
     try {
-      const batched = new BaselineStore(db, { flushEveryMs: 5_000 });
+      const batched = new BaselineStore(fx.db, { flushEveryMs: 5_000 });
       const eager = new BaselineStore(other, { flushEveryMs: 0 });
       const list = samples(40);
       list.forEach((s, i) => {
         if (i % 9 === 4) {
           expect(() =>
-            db.transaction(() => {
+            fx.db.transaction(() => {
               batched.learn({ ts: s.ts, intervalMs: 1_000, entries: s.entries });
               throw new Error('abort');
             }),

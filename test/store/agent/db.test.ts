@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -7,15 +7,15 @@ import { SockhuntError } from '../../../core/errors.js';
 import { MIGRATIONS, SOCKHUNT_APPLICATION_ID, defaultAgentDbPath, defaultStateDir, openAgentDb } from '../../../store/agent/db.js';
 import { openAgentStore } from '../../../store/agent/index.js';
 import { mapSqliteError } from '../../../store/sqlite/errors.js';
-import { row, tempDir } from './helpers.js';
+import { row } from '../../support/rows.js';
+import { tempDirEach } from '../../support/tmp.js';
+import { errorCode } from '../../support/errors.js';
 
-let tmp: ReturnType<typeof tempDir>;
+const tmp = tempDirEach();
 let file: string;
 beforeEach(() => {
-  tmp = tempDir();
   file = path.join(tmp.dir, 'state', 'agent.db');
 });
-afterEach(() => tmp.remove());
 
 function digest(p: string): string {
   return createHash('sha256').update(fs.readFileSync(p)).digest('hex');
@@ -23,16 +23,6 @@ function digest(p: string): string {
 
 function listing(dir: string): string[] {
   return fs.readdirSync(dir).sort();
-}
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof SockhuntError) return err.code;
-    throw err;
-  }
-  throw new Error('expected an error');
 }
 
 /** A store with a little of everything, closed again. */
@@ -150,7 +140,7 @@ describe('openAgentDb: files it must not touch', () => {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, randomBytes(8192));
     const before = digest(file);
-    expect(codeOf(() => openAgentDb(file))).toBe('SOCKHUNT_E_DB_CORRUPT');
+    expect(errorCode(() => openAgentDb(file))).toBe('SOCKHUNT_E_DB_CORRUPT');
     expect(digest(file)).toBe(before);
     expect(listing(path.dirname(file))).toEqual(['agent.db']);
   });
@@ -158,7 +148,7 @@ describe('openAgentDb: files it must not touch', () => {
   it('a short non-SQLite file (a text file) → SOCKHUNT_E_DB_CORRUPT', () => {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, 'hello\n');
-    expect(codeOf(() => openAgentDb(file))).toBe('SOCKHUNT_E_DB_CORRUPT');
+    expect(errorCode(() => openAgentDb(file))).toBe('SOCKHUNT_E_DB_CORRUPT');
     expect(fs.readFileSync(file, 'utf8')).toBe('hello\n');
   });
 
@@ -181,7 +171,7 @@ describe('openAgentDb: files it must not touch', () => {
     expect(size).toBeGreaterThan(16 * 4096);
     fs.truncateSync(file, cut(size));
     const before = digest(file);
-    expect(codeOf(() => openAgentDb(file))).toBe('SOCKHUNT_E_DB_CORRUPT');
+    expect(errorCode(() => openAgentDb(file))).toBe('SOCKHUNT_E_DB_CORRUPT');
     expect(digest(file)).toBe(before);
   });
 
@@ -191,7 +181,7 @@ describe('openAgentDb: files it must not touch', () => {
     fs.writeSync(fd, randomBytes(4096), 0, 4096, 4096 * 2);
     fs.closeSync(fd);
     const before = digest(file);
-    expect(codeOf(() => openAgentDb(file))).toBe('SOCKHUNT_E_DB_CORRUPT');
+    expect(errorCode(() => openAgentDb(file))).toBe('SOCKHUNT_E_DB_CORRUPT');
     expect(digest(file)).toBe(before);
   });
 
@@ -201,7 +191,7 @@ describe('openAgentDb: files it must not touch', () => {
     raw.exec("CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT); INSERT INTO moz_places (url) VALUES ('https://example.com')");
     raw.close();
     const before = digest(file);
-    expect(codeOf(() => openAgentDb(file))).toBe('SOCKHUNT_E_DB_FOREIGN');
+    expect(errorCode(() => openAgentDb(file))).toBe('SOCKHUNT_E_DB_FOREIGN');
     expect(digest(file)).toBe(before);
     expect(listing(path.dirname(file))).toEqual(['agent.db']);
   });
@@ -211,7 +201,7 @@ describe('openAgentDb: files it must not touch', () => {
     const raw = new Database(file);
     raw.pragma('application_id = 1234');
     raw.close();
-    expect(codeOf(() => openAgentDb(file))).toBe('SOCKHUNT_E_DB_FOREIGN');
+    expect(errorCode(() => openAgentDb(file))).toBe('SOCKHUNT_E_DB_FOREIGN');
   });
 
   it('a newer schema → SOCKHUNT_E_DB_NEWER, file untouched', () => {
@@ -220,13 +210,13 @@ describe('openAgentDb: files it must not touch', () => {
     raw.pragma(`user_version = ${MIGRATIONS.length + 5}`);
     raw.close();
     const before = digest(file);
-    expect(codeOf(() => openAgentDb(file))).toBe('SOCKHUNT_E_DB_NEWER');
+    expect(errorCode(() => openAgentDb(file))).toBe('SOCKHUNT_E_DB_NEWER');
     expect(digest(file)).toBe(before);
   });
 
   it('a directory where the file should be → SOCKHUNT_E_DB_OPEN', () => {
     fs.mkdirSync(file, { recursive: true });
-    expect(codeOf(() => openAgentDb(file))).toBe('SOCKHUNT_E_DB_OPEN');
+    expect(errorCode(() => openAgentDb(file))).toBe('SOCKHUNT_E_DB_OPEN');
   });
 });
 

@@ -1,24 +1,12 @@
 import { eventIdTime } from '../../../core/event-id.js';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import path from 'node:path';
-import { openAgentDb, type AgentDb } from '../../../store/agent/db.js';
+import { describe, expect, it } from 'vitest';
+import { openAgentDb } from '../../../store/agent/db.js';
 import { DetectorStateStore } from '../../../store/agent/detector-state.js';
 import { FindingsStore, type NewFinding } from '../../../store/agent/findings.js';
 import { HUNT_ID_PATTERN, formatHuntId } from '../../../core/finding.js';
-import { tempDir } from './helpers.js';
+import { agentDbEach } from '../../support/stores.js';
 
-let tmp: ReturnType<typeof tempDir>;
-let file: string;
-let db: AgentDb;
-beforeEach(() => {
-  tmp = tempDir();
-  file = path.join(tmp.dir, 'agent.db');
-  db = openAgentDb(file);
-});
-afterEach(() => {
-  db.close();
-  tmp.remove();
-});
+const fx = agentDbEach();
 
 const DAY = new Date(Date.UTC(2026, 10, 28, 12));
 
@@ -44,7 +32,7 @@ function finding(overrides: Partial<NewFinding> = {}): NewFinding {
 
 describe('hunt ids', () => {
   it('formats TH-HUNTIN-YYYYMMDD-NNNN with the UTC date and a per-day sequence', () => {
-    const findings = new FindingsStore(db);
+    const findings = new FindingsStore(fx.db);
     expect(findings.nextHuntId(DAY)).toBe('TH-HUNTIN-20261128-0001');
     expect(findings.nextHuntId(DAY)).toBe('TH-HUNTIN-20261128-0002');
     // 23:30 on the 28th in UTC-5 is the 29th in UTC.
@@ -54,8 +42,8 @@ describe('hunt ids', () => {
   });
 
   it('grows past 9999 to five digits and more', () => {
-    const findings = new FindingsStore(db);
-    db.sqlite.prepare("INSERT INTO hunt_sequence (day, seq) VALUES ('2026-11-28', 9998)").run();
+    const findings = new FindingsStore(fx.db);
+    fx.db.sqlite.prepare("INSERT INTO hunt_sequence (day, seq) VALUES ('2026-11-28', 9998)").run();
     expect(findings.nextHuntId(DAY)).toBe('TH-HUNTIN-20261128-9999');
     expect(findings.nextHuntId(DAY)).toBe('TH-HUNTIN-20261128-10000');
     expect(HUNT_ID_PATTERN.test('TH-HUNTIN-20261128-10000')).toBe(true);
@@ -63,8 +51,8 @@ describe('hunt ids', () => {
   });
 
   it('never repeats across handles of the same database', () => {
-    const a = new FindingsStore(db);
-    const otherDb = openAgentDb(file);
+    const a = new FindingsStore(fx.db);
+    const otherDb = openAgentDb(fx.file);
     const b = new FindingsStore(otherDb);
     const ids = new Set<string>();
     for (let i = 0; i < 50; i++) {
@@ -78,7 +66,7 @@ describe('hunt ids', () => {
 
 describe('findings', () => {
   it('inserts, finds an open one within the suppression window, and updates it keeping the event id', () => {
-    const findings = new FindingsStore(db);
+    const findings = new FindingsStore(fx.db);
     const inserted = findings.insert(finding());
     expect(inserted.eventId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7/); // UUIDv7 of its first sighting
     expect(eventIdTime(inserted.eventId)).toBe(1_000);
@@ -93,7 +81,7 @@ describe('findings', () => {
   });
 
   it('lists by time and minimum risk, newest first, with a limit', () => {
-    const findings = new FindingsStore(db);
+    const findings = new FindingsStore(fx.db);
     findings.insert(finding({ risk: 'Low', lastSeen: 1_000, dedupeKey: 'a' }));
     findings.insert(finding({ risk: 'Medium', lastSeen: 2_000, dedupeKey: 'b' }));
     findings.insert(finding({ risk: 'High', lastSeen: 3_000, dedupeKey: 'c' }));
@@ -105,7 +93,7 @@ describe('findings', () => {
   });
 
   it('rejects a second finding with the same event id', () => {
-    const findings = new FindingsStore(db);
+    const findings = new FindingsStore(fx.db);
     const f = findings.insert(finding());
     expect(() => findings.insert(finding({ eventId: f.eventId }))).toThrow();
   });
@@ -113,16 +101,16 @@ describe('findings', () => {
 
 describe('detector state', () => {
   it('keeps JSON values per detector across a reopen', () => {
-    const state = new DetectorStateStore(db);
+    const state = new DetectorStateStore(fx.db);
     state.set('beacon', 'last-alert', { '/usr/bin/x': 1_000 });
     state.for('scan').set('threshold', 42);
     state.for('scan').set('gone', [1, 2]);
     expect(state.for('scan').delete('gone')).toBe(true);
     expect(state.for('scan').delete('gone')).toBe(false);
     expect(() => state.set('x', 'y', undefined as never)).toThrow(TypeError);
-    db.close();
-    db = openAgentDb(file);
-    const again = new DetectorStateStore(db);
+    fx.db.close();
+    fx.db = openAgentDb(fx.file);
+    const again = new DetectorStateStore(fx.db);
     expect(again.get('beacon', 'last-alert')).toEqual({ '/usr/bin/x': 1_000 });
     expect(again.for('scan').entries()).toEqual([['threshold', 42]]);
     expect(again.get('beacon', 'absent')).toBeUndefined();

@@ -1,12 +1,13 @@
 // A full disk must surface as SOCKHUNT_E_DB_WRITE (callers keep their data and retry), must not lose
 // anything already committed, and the same handle must work again once there is space.
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ConnectionEvent } from '../../../agent/detect/types.js';
 import { SockhuntError } from '../../../core/errors.js';
 import { openAgentStore, type AgentStore } from '../../../store/agent/index.js';
-import { row, tempDir } from './helpers.js';
+import { row } from '../../support/rows.js';
+import { tempDirEach } from '../../support/tmp.js';
 import { fillUp, mountTmpfs, unmountAll } from '../../support/tmpfs.js';
 
 function events(from: number, n: number): ConnectionEvent[] {
@@ -39,11 +40,7 @@ function sampleWrite(store: AgentStore, from: number, n: number): void {
   });
 }
 
-let tmp: ReturnType<typeof tempDir>;
-beforeEach(() => {
-  tmp = tempDir();
-});
-afterEach(() => tmp.remove());
+const tmp = tempDirEach();
 
 describe('full database (PRAGMA max_page_count)', () => {
   it('throws SOCKHUNT_E_DB_WRITE, keeps what was committed, and works again with room', () => {

@@ -1,7 +1,7 @@
 // The in-memory history window: what it holds per start, pair versions, and undoing a rolled-back transaction.
 import { describe, expect, it } from 'vitest';
 import { HistoryWindow } from '../../../store/agent/history.js';
-import { row } from './helpers.js';
+import { row } from '../../support/rows.js';
 
 const KEY = '/usr/bin/curl';
 const IP = '203.0.113.10';

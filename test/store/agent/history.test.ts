@@ -1,25 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import path from 'node:path';
+import { describe, expect, it } from 'vitest';
 import type { ConnectionEvent } from '../../../agent/detect/types.js';
-import { openAgentDb, type AgentDb } from '../../../store/agent/db.js';
+import { openAgentDb } from '../../../store/agent/db.js';
 import { HistoryStore, connectionIdOf } from '../../../store/agent/history.js';
-import { row, tempDir, type RowSpec } from './helpers.js';
+import { row, type RowSpec } from '../../support/rows.js';
+import { agentDbEach } from '../../support/stores.js';
 
 const KEY = '/usr/bin/python3.11 /tmp/.x/beacon.py';
 const MIN = 60_000;
 
-let tmp: ReturnType<typeof tempDir>;
-let file: string;
-let db: AgentDb;
-beforeEach(() => {
-  tmp = tempDir();
-  file = path.join(tmp.dir, 'agent.db');
-  db = openAgentDb(file);
-});
-afterEach(() => {
-  db.close();
-  tmp.remove();
-});
+const fx = agentDbEach();
 
 function start(ts: number, spec: RowSpec = {}, processKey: string | null = KEY): ConnectionEvent {
   return { ts, processKey, row: row({ inode: ts, ...spec }), attribution: 'socket' };
@@ -27,7 +16,7 @@ function start(ts: number, spec: RowSpec = {}, processKey: string | null = KEY):
 
 describe('connection history', () => {
   it('keeps starts per process and destination in the window, oldest first', () => {
-    const history = new HistoryStore(db, { windowMs: 10 * MIN }, 0);
+    const history = new HistoryStore(fx.db, { windowMs: 10 * MIN }, 0);
     history.recordStarts([start(1 * MIN), start(2 * MIN, { dstIp: '2001:DB8::1', dstPort: 8443 })], 2 * MIN);
     history.recordStarts([start(3 * MIN), start(3 * MIN + 1, {}, null)], 3 * MIN);
     const view = history.view();
@@ -52,7 +41,7 @@ describe('connection history', () => {
   });
 
   it('records ends by the row id recordStarts gave each start', () => {
-    const history = new HistoryStore(db, { endFlushEveryMs: 0 }, 0);
+    const history = new HistoryStore(fx.db, { endFlushEveryMs: 0 }, 0);
     const withInode = start(1_000, { inode: 77 });
     const timeWait = start(1_000, { inode: 0, srcPort: 50123 });
     expect(connectionIdOf(timeWait.row)).toBe('t::tcp:192.0.2.2:50123>203.0.113.10:443');
@@ -66,7 +55,7 @@ describe('connection history', () => {
     // An ended row stays ended.
     expect(history.recordEnds([{ id: first, ts: 7_000 }])).toBe(0);
     // the partial index by connection identity is gone (schema version 3)
-    expect(db.sqlite.prepare("SELECT name FROM sqlite_schema WHERE name = 'connection_history_open'").get()).toBeUndefined();
+    expect(fx.db.sqlite.prepare("SELECT name FROM sqlite_schema WHERE name = 'connection_history_open'").get()).toBeUndefined();
     const byId = new Map(history.query().map((r) => [r.id, r]));
     expect(byId.get(first)).toMatchObject({ startedAt: 1_000, endedAt: 5_000 });
     expect(byId.get(first + 1)).toMatchObject({ startedAt: 1_000, endedAt: 6_000 });
@@ -74,7 +63,7 @@ describe('connection history', () => {
   });
 
   it('marks many ends of one sample in batches, and ends of mixed times', () => {
-    const history = new HistoryStore(db, { endFlushEveryMs: 0 }, 0);
+    const history = new HistoryStore(fx.db, { endFlushEveryMs: 0 }, 0);
     const first = history.recordStarts(Array.from({ length: 150 }, (_, i) => start(1_000 + i, { inode: 5_000 + i })), 2_000);
     expect(history.count()).toBe(150);
     const ends = Array.from({ length: 100 }, (_, i) => ({ id: first + i, ts: i < 70 ? 9_000 : 9_500 + (i % 3) }));
@@ -88,7 +77,7 @@ describe('connection history', () => {
   });
 
   it('survives a restart: the window (starts and their attribution) is reloaded from the database', () => {
-    const history = new HistoryStore(db, { windowMs: 10 * MIN }, 0);
+    const history = new HistoryStore(fx.db, { windowMs: 10 * MIN }, 0);
     const inferred: ConnectionEvent = { ...start(9 * MIN), attribution: 'inferred' };
     history.recordStarts([start(1 * MIN), start(5 * MIN), inferred], 9 * MIN);
     // The window keeps the newest start's owner (process, user, host), not the row.
@@ -96,9 +85,9 @@ describe('connection history', () => {
     expect(last?.process).toBe(inferred.row.process);
     expect(last?.user).toBe(inferred.row.user);
     expect(last).toMatchObject({ destination: { ip: '203.0.113.10', port: 443 }, network: { transport: 'tcp', direction: 'egress' } });
-    db.close();
-    db = openAgentDb(file);
-    const reopened = new HistoryStore(db, { windowMs: 10 * MIN }, 12 * MIN);
+    fx.db.close();
+    fx.db = openAgentDb(fx.file);
+    const reopened = new HistoryStore(fx.db, { windowMs: 10 * MIN }, 12 * MIN);
     expect(reopened.view().starts(KEY, '203.0.113.10', 443, 'tcp')).toEqual([5 * MIN, 9 * MIN]);
     expect(reopened.view().events(KEY, '203.0.113.10', 443, 'tcp')).toEqual([
       { ts: 5 * MIN, attribution: 'socket' },
@@ -109,9 +98,9 @@ describe('connection history', () => {
   });
 
   it('keeps the window unchanged when the transaction rolls back', () => {
-    const history = new HistoryStore(db, {}, 0);
+    const history = new HistoryStore(fx.db, {}, 0);
     expect(() =>
-      db.transaction(() => {
+      fx.db.transaction(() => {
         history.recordStarts([start(1_000)], 1_000);
         throw new Error('abort');
       }),
@@ -121,7 +110,7 @@ describe('connection history', () => {
   });
 
   it('places a late (estimated) start in order and caps starts per pair', () => {
-    const history = new HistoryStore(db, { maxStartsPerPair: 3 }, 0);
+    const history = new HistoryStore(fx.db, { maxStartsPerPair: 3 }, 0);
     const late = { ...start(20, { pid: 20 }), attribution: 'none' as const };
     history.recordStarts([start(10, { pid: 10 }), start(30, { pid: 30 }), late, start(5, { pid: 5 })], 100);
     expect(history.view().starts(KEY, '203.0.113.10', 443, 'tcp')).toEqual([10, 20, 30]);
@@ -133,9 +122,9 @@ describe('connection history', () => {
 
 describe('buffered ends', () => {
   it('writes ends every endFlushEveryMs of sample time, on query and at close', () => {
-    const history = new HistoryStore(db, { endFlushEveryMs: 30_000 }, 0);
+    const history = new HistoryStore(fx.db, { endFlushEveryMs: 30_000 }, 0);
     const first = history.recordStarts(Array.from({ length: 4 }, (_, i) => start(1_000 + i, { inode: 900 + i })), 1_000);
-    const open = (): number => db.sqlite.prepare('SELECT count(*) FROM connection_history WHERE ended_at IS NULL').pluck().get() as number;
+    const open = (): number => fx.db.sqlite.prepare('SELECT count(*) FROM connection_history WHERE ended_at IS NULL').pluck().get() as number;
     // The first call writes (nothing was written yet), then the buffer waits for 30 s of sample time.
     expect(history.recordEnds([{ id: first, ts: 2_000 }], 2_000)).toBe(1);
     expect(history.recordEnds([{ id: first + 1, ts: 3_000 }], 3_000)).toBe(0);
@@ -146,7 +135,7 @@ describe('buffered ends', () => {
     // A rolled-back write keeps the ends buffered.
     history.recordEnds([{ id: first + 3, ts: 34_000 }], 34_000);
     expect(() =>
-      db.transaction(() => {
+      fx.db.transaction(() => {
         history.flushEnds(35_000);
         throw new Error('abort');
       }),
@@ -156,16 +145,16 @@ describe('buffered ends', () => {
     // query() sees every end.
     expect(history.query().filter((r) => r.endedAt === null)).toHaveLength(0);
     history.recordEnds([{ id: first, ts: 99_000 }], 36_000);
-    db.close();
-    db = openAgentDb(file);
+    fx.db.close();
+    fx.db = openAgentDb(fx.file);
     // close() wrote the buffer; an ended row keeps its first end.
-    expect((db.sqlite.prepare('SELECT ended_at FROM connection_history WHERE id = ?').pluck().get(first) as number)).toBe(2_000);
+    expect((fx.db.sqlite.prepare('SELECT ended_at FROM connection_history WHERE id = ?').pluck().get(first) as number)).toBe(2_000);
   });
 });
 
 describe('retention', () => {
   it('deletes rows older than maxAge, in batches', () => {
-    const history = new HistoryStore(db, { maxAgeMs: 60 * MIN, pruneBatch: 40, pruneEveryMs: Infinity }, 0);
+    const history = new HistoryStore(fx.db, { maxAgeMs: 60 * MIN, pruneBatch: 40, pruneEveryMs: Infinity }, 0);
     history.recordStarts(Array.from({ length: 100 }, (_, i) => start(i * MIN)), 0);
     expect(history.count()).toBe(100);
     // At 130 min, starts before 70 min (70 rows) are past retention: two batches of 40 (30 in the second).
@@ -177,7 +166,7 @@ describe('retention', () => {
   });
 
   it('keeps at most maxRows, oldest first, pruning as samples arrive', () => {
-    const history = new HistoryStore(db, { maxRows: 50, pruneBatch: 1000, maxAgeMs: Infinity }, 0);
+    const history = new HistoryStore(fx.db, { maxRows: 50, pruneBatch: 1000, maxAgeMs: Infinity }, 0);
     for (let sample = 0; sample < 10; sample++) {
       history.recordStarts(Array.from({ length: 20 }, (_, i) => start(sample * 1_000 + i)), sample * 1_000);
     }

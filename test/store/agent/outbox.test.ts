@@ -6,10 +6,10 @@ import { openAgentDb, openAgentStore, type AgentDb } from '../../../store/agent/
 import { MIGRATIONS } from '../../../store/agent/migrations.js';
 import { Outbox } from '../../../store/agent/outbox.js';
 import { AgentIdentityStore, protectDatabaseFiles, serverOrigin } from '../../../store/agent/identity.js';
-import { tempDir } from './helpers.js';
-import { findingDoc } from '../../agent/transport/support/docs.js';
+import { tempDirEach } from '../../support/tmp.js';
+import { findingDoc } from '../../support/findings.js';
 
-let tmp: ReturnType<typeof tempDir>;
+const tmp = tempDirEach();
 let path: string;
 const open: AgentDb[] = [];
 
@@ -20,12 +20,10 @@ function db(): AgentDb {
 }
 
 beforeEach(() => {
-  tmp = tempDir();
   path = join(tmp.dir, 'agent.db');
 });
 afterEach(() => {
   for (const d of open.splice(0)) d.close();
-  tmp.remove();
 });
 
 describe('outbox', () => {

@@ -1,32 +1,20 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { SockhuntError } from '../../../core/errors.js';
 import { openAgentDb, SOCKHUNT_APPLICATION_ID } from '../../../store/agent/db.js';
 import { openServerDb, SOCKHUNT_SERVER_APPLICATION_ID, defaultServerDbPath } from '../../../store/server/db.js';
 import { SERVER_SCHEMA_VERSION } from '../../../store/server/migrations.js';
 import { openSqliteServerStore } from '../../../store/server/sqlite.js';
 import { hashSecret, resolveSecret, secretMatches } from '../../../server/auth.js';
 import { encodeBatch, prepareFinding } from '../../../server/frames.js';
-import { HOST_FACTS, finding, tempDir } from '../../server/helpers.js';
+import { HOST_FACTS } from '../../support/server.js';
+import { finding } from '../../support/findings.js';
+import { tempDirEach } from '../../support/tmp.js';
+import { errorCode } from '../../support/errors.js';
 
-let tmp: ReturnType<typeof tempDir>;
-beforeEach(() => {
-  tmp = tempDir();
-});
-afterEach(() => tmp.remove());
-
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof SockhuntError) return err.code;
-    throw err;
-  }
-  return 'none';
-}
+const tmp = tempDirEach();
 
 describe('server database', () => {
   it('has its own application_id and schema version, and refuses the agent database (and vice versa)', () => {
@@ -41,8 +29,8 @@ describe('server database', () => {
 
     const agentFile = path.join(tmp.dir, 'agent.db');
     openAgentDb(agentFile).close();
-    expect(code(() => openServerDb(agentFile))).toBe('SOCKHUNT_E_DB_FOREIGN');
-    expect(code(() => openAgentDb(file))).toBe('SOCKHUNT_E_DB_FOREIGN');
+    expect(errorCode(() => openServerDb(agentFile))).toBe('SOCKHUNT_E_DB_FOREIGN');
+    expect(errorCode(() => openAgentDb(file))).toBe('SOCKHUNT_E_DB_FOREIGN');
   });
 
   it('leaves a newer or a non-SQLite file as it is', () => {
@@ -51,10 +39,10 @@ describe('server database', () => {
     const raw = new Database(newer);
     raw.pragma(`user_version = ${SERVER_SCHEMA_VERSION + 1}`);
     raw.close();
-    expect(code(() => openServerDb(newer))).toBe('SOCKHUNT_E_DB_NEWER');
+    expect(errorCode(() => openServerDb(newer))).toBe('SOCKHUNT_E_DB_NEWER');
     const junk = path.join(tmp.dir, 'junk.db');
     fs.writeFileSync(junk, 'x'.repeat(4096));
-    expect(code(() => openServerDb(junk))).toBe('SOCKHUNT_E_DB_CORRUPT');
+    expect(errorCode(() => openServerDb(junk))).toBe('SOCKHUNT_E_DB_CORRUPT');
     expect(fs.readFileSync(junk, 'utf8')).toBe('x'.repeat(4096));
   });
 

@@ -8,13 +8,11 @@ import Database from 'better-sqlite3';
 import { encodeBatch, prepareFinding } from '../../../server/frames.js';
 import { openSqliteServerStore } from '../../../store/server/sqlite.js';
 import type { ServerStore } from '../../../store/server/contract.js';
-import { HOST_FACTS, connectAgent, finding, startTestServer, tempDir, type TestServer } from '../../server/helpers.js';
+import { HOST_FACTS, connectAgent, startTestServer, type TestServer } from '../../support/server.js';
+import { finding } from '../../support/findings.js';
+import { tempDirEach } from '../../support/tmp.js';
 
-let tmp: ReturnType<typeof tempDir>;
-beforeEach(() => {
-  tmp = tempDir();
-});
-afterEach(() => tmp.remove());
+const tmp = tempDirEach();
 
 async function enroll(store: ServerStore, agentId: string, now: number): Promise<void> {
   await store.enrollHost(

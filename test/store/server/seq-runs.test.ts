@@ -1,7 +1,7 @@
 // Dedupe by (agent, seq) with seqs recorded as runs of consecutive seqs (store/server/migrations.ts V2): exactly
 // once whatever order, gaps, repeats and resends batches come in — checked against a plain set of seqs — and
 // databases of schema 1 (one row per seq) open with their seqs turned into runs.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
@@ -11,13 +11,11 @@ import type { ServerStore } from '../../../store/server/contract.js';
 import { openServerDb } from '../../../store/server/db.js';
 import { SERVER_MIGRATIONS, SERVER_SCHEMA_VERSION } from '../../../store/server/migrations.js';
 import { openSqliteServerStore } from '../../../store/server/sqlite.js';
-import { HOST_FACTS, finding, tempDir } from '../../server/helpers.js';
+import { HOST_FACTS } from '../../support/server.js';
+import { finding } from '../../support/findings.js';
+import { tempDirEach } from '../../support/tmp.js';
 
-let tmp: ReturnType<typeof tempDir>;
-beforeEach(() => {
-  tmp = tempDir();
-});
-afterEach(() => tmp.remove());
+const tmp = tempDirEach();
 
 async function enroll(store: ServerStore, agentId: string, now: number): Promise<void> {
   await store.enrollHost({ agentId, facts: HOST_FACTS, agentVersion: 't', tokenHash: randomUUID(), now }, { who: 't', action: 'host.enroll', target: agentId });

@@ -1,7 +1,7 @@
 // The store on its own thread (store/server/sqlite-thread.ts), as `sockhunt server` runs it: the same answers as
 // on the caller's thread, open errors thrown where it is opened, and a thread that dies in the middle loses
 // nothing that was acked — its waiting calls fail (the agents resend) and a new thread takes the next call.
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -14,13 +14,11 @@ import { openSqliteServerStore } from '../../../store/server/sqlite.js';
 import { ThreadedServerStore } from '../../../store/server/sqlite-thread.js';
 import { openServerDb } from '../../../store/server/db.js';
 import { startCheckpointer } from '../../../store/server/checkpoint.js';
-import { HOST_FACTS, api, connectAgent, finding, startTestServer, tempDir } from '../../server/helpers.js';
+import { HOST_FACTS, api, connectAgent, startTestServer } from '../../support/server.js';
+import { finding } from '../../support/findings.js';
+import { tempDirEach } from '../../support/tmp.js';
 
-let tmp: ReturnType<typeof tempDir>;
-beforeEach(() => {
-  tmp = tempDir();
-});
-afterEach(() => tmp.remove());
+const tmp = tempDirEach();
 
 async function enroll(store: ServerStore, agentId: string): Promise<void> {
   await store.enrollHost(

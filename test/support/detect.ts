@@ -1,5 +1,6 @@
-// In-memory fakes of the detector contract, built from literal data.
-import type { Connection, SocketState, Transport } from '../../../collectors/types.js';
+// In-memory fakes of the detector contract (agent/detect/types.ts), built from literal data: a baseline, a history and
+// the context detectors get. Rows to put in them: ./rows.ts (conn).
+import type { Connection, Transport } from '../../collectors/types.js';
 import type {
   BaselineView,
   ConnectionEvent,
@@ -7,65 +8,9 @@ import type {
   HistoryView,
   HostFacts,
   ProcessKey,
-} from '../../../agent/detect/types.js';
-import { networkOf } from '../../../core/ip.js';
-
-export const NOW = Date.UTC(2026, 10, 28, 12, 0, 0);
-
-/** A process name full of terminal escapes, newlines and a bidi override. */
-export const HOSTILE = 'evil\x1b]0;pwned\x07\x1b[31mred\nRisk Level: Low\u202Etxt.exe';
-
-export interface ConnSpec {
-  pid?: number | null;
-  name?: string | null;
-  exe?: string | null;
-  cmd?: string | null;
-  ppid?: number | null;
-  pname?: string | null;
-  user?: string | null;
-  uid?: string | null;
-  ip?: string;
-  port?: number;
-  transport?: Transport;
-  state?: SocketState;
-  direction?: 'egress' | 'ingress' | null;
-  srcPort?: number;
-  inode?: number;
-  ts?: number;
-}
-
-let inode = 1000;
-
-export function conn(s: ConnSpec = {}): Connection {
-  const ip = s.ip ?? '93.184.216.34';
-  const pid = s.pid === undefined ? 4242 : s.pid;
-  const row: Connection = {
-    '@timestamp': new Date(s.ts ?? NOW).toISOString(),
-    host: { name: 'web-01', id: 'host-uuid' },
-    process: {
-      pid,
-      name: s.name === undefined ? 'curl' : s.name,
-      executable: s.exe === undefined ? '/usr/bin/curl' : s.exe,
-      command_line: s.cmd === undefined ? 'curl https://example.org/' : s.cmd,
-      parent: { pid: s.ppid === undefined ? 1 : s.ppid, name: s.pname === undefined ? 'bash' : s.pname },
-    },
-    user: { name: s.user === undefined ? 'alice' : s.user, id: s.uid === undefined ? '1000' : s.uid },
-    source: { ip: ip.includes(':') ? '2001:db8::10' : '10.0.0.10', port: s.srcPort ?? 40000 + (inode % 20000) },
-    destination: { ip, port: s.port ?? 443 },
-    network: {
-      transport: s.transport ?? 'tcp',
-      type: ip.includes(':') ? 'ipv6' : 'ipv4',
-      ...(s.direction === null ? {} : { direction: s.direction ?? 'egress' }),
-    },
-    socket: {
-      state: s.state ?? 'ESTABLISHED',
-      inode: s.inode ?? inode++,
-      family: ip.includes(':') ? 'inet6' : 'inet',
-      owner_pids: pid === null ? [] : [pid],
-    },
-  };
-  return row;
-}
+} from '../../agent/detect/types.js';
+import { networkOf } from '../../core/ip.js';
+import { NOW } from './rows.js';
 
 export function keyOf(row: Connection): ProcessKey | null {
   if (row.process.pid === null) return null;
@@ -230,16 +175,4 @@ export function context(s: ContextSpec = {}): DetectContext {
     ctx.domainOf = (ip) => domains[ip] ?? null;
   }
   return ctx;
-}
-
-/** mulberry32: a tiny seeded PRNG so property tests are reproducible. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -1,16 +1,14 @@
-// Shared fixtures for the server tests: a real server on 127.0.0.1 port 0, protocol-speaking ws clients,
-// finding documents and an API client.
-import fs from 'node:fs';
-import os from 'node:os';
+// A real server for tests on 127.0.0.1 port 0 (its database in a temp dir), protocol-speaking ws clients and an API
+// client. Finding documents to send: ./findings.ts.
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
-import type { FindingDoc } from '../../core/finding.js';
 import { buildServer, type ServerOptions, type SockhuntServer } from '../../server/app.js';
 import { openSqliteServerStore, type SqliteServerStoreOptions } from '../../store/server/sqlite.js';
 import type { ServerStore } from '../../store/server/contract.js';
 import type { ServerMessage } from '../../core/protocol.js';
+import { tempDir } from './tmp.js';
 
 export const API_TOKEN = 'test-api-token-0123456789abcdef';
 export const ENROLL_SECRET = 'test-enroll-secret-0123456789';
@@ -25,13 +23,8 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-export function tempDir(): { dir: string; remove(): void } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sockhunt-server-'));
-  return { dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
-}
-
 export async function startTestServer(opts: Partial<ServerOptions> = {}, dbPath?: string, storeOpts: SqliteServerStoreOptions = {}): Promise<TestServer> {
-  const tmp = tempDir();
+  const tmp = tempDir('sockhunt-server-');
   const file = dbPath ?? path.join(tmp.dir, 'server.db');
   const store = opts.store ?? openSqliteServerStore(file, storeOpts);
   // A store on its own thread answers once that thread has started (as `sockhunt server` waits for its settings).
@@ -145,59 +138,6 @@ export async function connectAgent(
   client.send(hello(agentId, opts.token ? { token: opts.token } : { enroll_secret: ENROLL_SECRET }, { hostname: opts.hostname ?? 'web-01' }));
   const welcome = await client.next('welcome');
   return { client, agentId, token: opts.token ?? welcome.token! };
-}
-
-let huntSeq = 0;
-
-export interface FindingSpec {
-  agentId: string;
-  eventId?: string;
-  hostName?: string;
-  ip?: string;
-  port?: number;
-  transport?: 'tcp' | 'udp';
-  risk?: 'Critical' | 'High' | 'Medium' | 'Low';
-  score?: number;
-  count?: number;
-  lastSeen?: string;
-  detector?: FindingDoc['hunt']['detector'];
-  technique?: string;
-  executable?: string | null;
-  name?: string | null;
-  evidence?: Array<Record<string, unknown>>;
-}
-
-export function finding(spec: FindingSpec): FindingDoc {
-  const last = spec.lastSeen ?? '2026-11-28T10:00:00.000Z';
-  return {
-    '@timestamp': last,
-    event: { id: spec.eventId ?? randomUUID(), kind: 'alert', category: ['network'], type: ['connection'] },
-    rule: { id: spec.detector ?? 'first-seen', name: 'First-seen destination', author: 'sockhunt', ruleset: 'sockhunt' },
-    threat: { framework: 'MITRE ATT&CK', technique: [{ id: spec.technique ?? 'T1071', name: 'Application Layer Protocol' }] },
-    hunt: {
-      id: `TH-HUNTIN-20261128-${String(++huntSeq).padStart(4, '0')}`,
-      detector: spec.detector ?? 'first-seen',
-      risk: spec.risk ?? 'Medium',
-      confidence: 'Medium',
-      score: spec.score ?? 0.5,
-      recommended_action: 'Check what the process is and why it talks to this destination.',
-      evidence: spec.evidence ?? [{ summary: `first connection of curl to ${spec.ip ?? '203.0.113.10'}` }],
-      first_seen: '2026-11-28T09:00:00.000Z',
-      last_seen: last,
-      count: spec.count ?? 1,
-    },
-    host: { name: spec.hostName ?? 'web-01', id: spec.agentId },
-    user: { name: 'root', id: '0' },
-    process: {
-      pid: 1234,
-      name: spec.name === undefined ? 'curl' : spec.name,
-      executable: spec.executable === undefined ? '/usr/bin/curl' : spec.executable,
-      command_line: 'curl https://example.com',
-      parent: { pid: 1, name: 'systemd' },
-    },
-    destination: { ip: spec.ip ?? '203.0.113.10', port: spec.port ?? 443 },
-    network: { transport: spec.transport ?? 'tcp', direction: 'egress' },
-  };
 }
 
 export async function api(server: TestServer, method: string, urlPath: string, body?: unknown, headers: Record<string, string> = {}) {
