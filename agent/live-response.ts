@@ -3,17 +3,21 @@
 //   baseline.query  what the baseline knows about a destination: which processes talked to it (the endpoint,
 //                   its /24 or /48 network, the port), first and last seen, and the allow rules that cover it
 //   baseline.allow  replaces the allow rules that came from the server
-// Parameters are validated with the schemas of core/protocol.ts. Every failure becomes a reply with ok:false
-// and a code; nothing here throws to the caller.
+// The actions, their params and results are core/protocol.ts's REQUEST_ACTIONS; REQUEST_HANDLERS below holds one
+// handler per action of that table (the types, and a test, hold them to it). Params are validated with the
+// table's schema before the handler runs. Every failure becomes a reply with ok:false and a code; nothing here
+// throws to the caller.
 import type { Connection, SocketState } from '../collectors/types.js';
 import type { AgentStore } from '../store/agent/index.js';
 import { canonicalIp, cidrContains, parseIp, tryParseCidr } from '../core/ip.js';
 import { endpointValue, networkValue, portValue } from '../store/agent/grains.js';
 import {
-  BaselineAllowParamsSchema,
-  BaselineQueryParamsSchema,
-  SnapshotParamsSchema,
+  REQUEST_ACTIONS,
+  isRequestAction,
   type Reply,
+  type RequestAction,
+  type RequestParams,
+  type RequestResult,
   type ServerRequest,
   type WireErrorCode,
 } from '../core/protocol.js';
@@ -82,20 +86,9 @@ export class LiveResponder {
   /** The reply to one request; never rejects. */
   async handle(req: ServerRequest): Promise<Reply> {
     try {
-      let result: unknown;
-      switch (req.action) {
-        case 'snapshot':
-          result = await this.snapshot(req.params);
-          break;
-        case 'baseline.query':
-          result = this.baselineQuery(req.params);
-          break;
-        case 'baseline.allow':
-          result = this.baselineAllow(req.params);
-          break;
-        default:
-          throw new RequestError('SOCKHUNT_E_REQUEST_UNKNOWN', `unknown action ${JSON.stringify(req.action)}`);
-      }
+      const action: unknown = req.action;
+      if (!isRequestAction(action)) throw new RequestError('SOCKHUNT_E_REQUEST_UNKNOWN', `unknown action ${JSON.stringify(action)}`);
+      const result = await runHandler(this, action, req.params);
       return { type: 'reply', request_id: req.request_id, ok: true, result };
     } catch (err) {
       const code: WireErrorCode = err instanceof RequestError ? err.code : 'SOCKHUNT_E_REQUEST_FAILED';
@@ -104,8 +97,9 @@ export class LiveResponder {
     }
   }
 
-  private async snapshot(params: unknown): Promise<unknown> {
-    const { filters = {} } = validate(SnapshotParamsSchema, params);
+  /** `snapshot` (params validated). */
+  async snapshot(params: RequestParams<'snapshot'>): Promise<RequestResult<'snapshot'>> {
+    const { filters = {} } = params;
     const spec: RowFilters = {};
     if (filters.pid) spec.pids = filters.pid;
     if (filters.process !== undefined) spec.process = filters.process;
@@ -158,8 +152,8 @@ export class LiveResponder {
     };
   }
 
-  private baselineQuery(params: unknown): unknown {
-    const p = validate(BaselineQueryParamsSchema, params);
+  /** `baseline.query` (params validated). */
+  baselineQuery(p: RequestParams<'baseline.query'>): RequestResult<'baseline.query'> {
     const ip = canonicalIp(p.ip);
     if (ip === null) throw new RequestError('SOCKHUNT_E_PROTO_SCHEMA', `params.ip: ${JSON.stringify(p.ip)} is not an IP address`);
     this.options.store.baseline.flush(); // repeated counts are batched; the answer must include them
@@ -239,8 +233,8 @@ export class LiveResponder {
     };
   }
 
-  private baselineAllow(params: unknown): unknown {
-    const { rules } = validate(BaselineAllowParamsSchema, params);
+  /** `baseline.allow` (params validated). */
+  baselineAllow({ rules }: RequestParams<'baseline.allow'>): RequestResult<'baseline.allow'> {
     try {
       const n = this.options.store.baseline.replaceAllow(
         'server',
@@ -254,6 +248,24 @@ export class LiveResponder {
   }
 }
 
+/** What the agent does for each action of the request table (core/protocol.ts REQUEST_ACTIONS): one entry each. */
+export type RequestHandlers = {
+  [A in RequestAction]: (responder: LiveResponder, params: RequestParams<A>) => Promise<RequestResult<A>> | RequestResult<A>;
+};
+
+export const REQUEST_HANDLERS: RequestHandlers = {
+  snapshot: (r, params) => r.snapshot(params),
+  'baseline.query': (r, params) => r.baselineQuery(params),
+  'baseline.allow': (r, params) => r.baselineAllow(params),
+};
+
+/** Validates the params with the action's schema, then runs its handler. */
+async function runHandler<A extends RequestAction>(responder: LiveResponder, action: A, params: unknown): Promise<RequestResult<A>> {
+  const handler = REQUEST_HANDLERS[action] as (responder: LiveResponder, params: RequestParams<A>) => Promise<RequestResult<A>> | RequestResult<A>;
+  const schema = REQUEST_ACTIONS[action].params as unknown as z.ZodType<RequestParams<A>>;
+  return handler(responder, validate(schema, params));
+}
+
 /**
  * A request this build cannot parse (an action added by a newer server, or bad params shape): when the frame
  * still names a request id, the reply that says so; otherwise null (nothing to answer).
@@ -263,8 +275,7 @@ export function replyToUnparsedRequest(frame: unknown, reason: string): Reply | 
   const f = frame as Record<string, unknown>;
   if (f.type !== 'request' || typeof f.request_id !== 'string') return null;
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(f.request_id)) return null;
-  const known = ['snapshot', 'baseline.query', 'baseline.allow'];
-  const code: WireErrorCode = typeof f.action === 'string' && !known.includes(f.action) ? 'SOCKHUNT_E_REQUEST_UNKNOWN' : 'SOCKHUNT_E_PROTO_SCHEMA';
+  const code: WireErrorCode = typeof f.action === 'string' && !isRequestAction(f.action) ? 'SOCKHUNT_E_REQUEST_UNKNOWN' : 'SOCKHUNT_E_PROTO_SCHEMA';
   const text = code === 'SOCKHUNT_E_REQUEST_UNKNOWN' ? `unknown action ${JSON.stringify(f.action).slice(0, 100)}` : reason;
   return { type: 'reply', request_id: f.request_id, ok: false, error: { code, message: text.slice(0, 4000) } };
 }

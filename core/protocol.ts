@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { WIRE_ERRORS } from './errors.js';
 import { FindingDocSchema } from './finding.js';
+import type { Connection } from './connection.js';
 
 /** Protocol versions this build speaks; hello carries the agent's list, welcome the one chosen. */
 export const PROTOCOL_VERSIONS = [1] as const;
@@ -119,19 +120,13 @@ export const ErrorSchema = z.strictObject({
   seqs: z.array(Seq).max(MAX_BATCH).optional(),
 });
 
-export const RequestSchema = z.strictObject({
-  type: z.literal('request'),
-  request_id: Uuid,
-  action: z.enum(['snapshot', 'baseline.query', 'baseline.allow']),
-  params: z.record(z.string(), z.unknown()).default({}),
-});
+// ---- Server → agent requests ------------------------------------------------------------------------------
+//
+// One table of request actions: name → params (validated by the agent before it acts; a violation is a reply with
+// SOCKHUNT_E_PROTO_SCHEMA) and the result of an ok reply. The request schema's action list, the agent's handlers
+// (agent/live-response.ts, one list keyed by this table) and the server's hub.request are all keyed by it: a new
+// action is one entry here plus its handler.
 
-export const ServerMessageSchema = z.discriminatedUnion('type', [WelcomeSchema, AckSchema, ErrorSchema, RequestSchema]);
-export type ServerMessage = z.infer<typeof ServerMessageSchema>;
-export type Welcome = z.infer<typeof WelcomeSchema>;
-export type ServerRequest = z.infer<typeof RequestSchema>;
-
-/** Parameters of each request action, validated by the agent before it acts. */
 export const SnapshotParamsSchema = z.strictObject({
   filters: z
     .strictObject({
@@ -149,6 +144,101 @@ export const BaselineQueryParamsSchema = z.strictObject({
   transport: z.enum(['tcp', 'udp']).optional(),
 });
 export const BaselineAllowParamsSchema = z.strictObject({ rules: z.array(AllowRuleWireSchema).max(10_000) });
+
+const Transport = z.enum(['tcp', 'udp']);
+
+export const SnapshotResultSchema = z.object({
+  taken_at: z.string(),
+  /** Rows that matched the filters; `rows` holds at most the agent's caps of them. */
+  total: z.int().min(0),
+  sockets: z.int().min(0),
+  truncated: z.boolean(),
+  /** core/connection.ts rows (destination.domain added when the agent saw the name). */
+  rows: z.array(z.custom<Connection>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'a socket row')).max(500_000),
+});
+
+const BaselineEntry = z.object({
+  process: z.string(),
+  first_seen: z.string().nullable(),
+  last_seen: z.string().nullable(),
+  samples: z.number(),
+  connections: z.number(),
+});
+
+export const BaselineQueryResultSchema = z.object({
+  ip: z.string(),
+  port: z.int().nullable(),
+  transport: Transport.nullable(),
+  learning_ms: z.number(),
+  known: z.boolean(),
+  endpoints: z.array(BaselineEntry.extend({ endpoint: z.string(), port: z.number(), transport: Transport.nullable() })),
+  network: z.object({ value: z.string(), processes: z.array(BaselineEntry) }).nullable(),
+  ports: z.array(BaselineEntry.extend({ port: z.string() })),
+  allowed_by: z.array(
+    z.object({
+      id: z.number(),
+      process: z.string(),
+      destination: z.string(),
+      port: z.int().nullable(),
+      transport: Transport.nullable(),
+      source: z.string(),
+      comment: z.string().nullable(),
+    }),
+  ),
+  endpoint_key: z.string().nullable(),
+});
+
+export const BaselineAllowResultSchema = z.object({ rules: z.int().min(0) });
+
+export interface RequestActionSpec {
+  /** What the agent does, in a line. */
+  summary: string;
+  params: z.ZodType<Record<string, unknown>>;
+  result: z.ZodType;
+}
+
+export const REQUEST_ACTIONS = {
+  snapshot: {
+    summary: 'the socket table now, as `sockhunt snapshot` shows it, with optional filters; capped',
+    params: SnapshotParamsSchema,
+    result: SnapshotResultSchema,
+  },
+  'baseline.query': {
+    summary: 'what the baseline knows about a destination: the processes that talked to it, its network and port, the allow rules that cover it',
+    params: BaselineQueryParamsSchema,
+    result: BaselineQueryResultSchema,
+  },
+  'baseline.allow': {
+    summary: 'replaces the allow rules that came from the server',
+    params: BaselineAllowParamsSchema,
+    result: BaselineAllowResultSchema,
+  },
+} as const satisfies Record<string, RequestActionSpec>;
+
+export type RequestAction = keyof typeof REQUEST_ACTIONS;
+export const REQUEST_ACTION_NAMES = Object.keys(REQUEST_ACTIONS) as [RequestAction, ...RequestAction[]];
+/** The params of `A` as the agent's handler gets them (validated) … */
+export type RequestParams<A extends RequestAction> = z.output<(typeof REQUEST_ACTIONS)[A]['params']>;
+/** … and as a sender may write them (defaults not yet applied). */
+export type RequestParamsInput<A extends RequestAction> = z.input<(typeof REQUEST_ACTIONS)[A]['params']>;
+/** The result of an ok reply to `A`. */
+export type RequestResult<A extends RequestAction> = z.input<(typeof REQUEST_ACTIONS)[A]['result']>;
+
+export function isRequestAction(action: unknown): action is RequestAction {
+  return typeof action === 'string' && Object.hasOwn(REQUEST_ACTIONS, action);
+}
+
+export const RequestSchema = z.strictObject({
+  type: z.literal('request'),
+  request_id: Uuid,
+  action: z.enum(REQUEST_ACTION_NAMES),
+  params: z.record(z.string(), z.unknown()).default({}),
+});
+
+export const ServerMessageSchema = z.discriminatedUnion('type', [WelcomeSchema, AckSchema, ErrorSchema, RequestSchema]);
+export type ServerMessage = z.infer<typeof ServerMessageSchema>;
+export type Welcome = z.infer<typeof WelcomeSchema>;
+export type ServerRequest = z.infer<typeof RequestSchema>;
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; code: 'SOCKHUNT_E_PROTO_JSON' | 'SOCKHUNT_E_PROTO_SCHEMA'; message: string };
 

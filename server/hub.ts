@@ -1,7 +1,7 @@
 // The connected agents (one live connection per agent id) and the requests the server has sent them and
 // awaits replies to (live response, allow-list pushes).
 import { randomUUID } from 'node:crypto';
-import type { Reply, ServerMessage, ServerRequest } from '../core/protocol.js';
+import type { Reply, RequestAction, RequestParamsInput, ServerMessage } from '../core/protocol.js';
 
 export interface AgentLink {
   readonly agentId: string;
@@ -65,8 +65,11 @@ export class AgentHub {
     return [...this.links.keys()];
   }
 
-  /** Sends a request and resolves with the agent's reply; rejects with RequestError when it cannot. */
-  request(agentId: string, action: ServerRequest['action'], params: Record<string, unknown>, timeoutMs: number): Promise<Reply> {
+  /**
+   * Sends a request (an action of core/protocol.ts REQUEST_ACTIONS, with its params) and resolves with the agent's
+   * reply; rejects with RequestError when it cannot.
+   */
+  request<A extends RequestAction>(agentId: string, action: A, params: RequestParamsInput<A>, timeoutMs: number): Promise<Reply> {
     const link = this.links.get(agentId);
     if (!link) return Promise.reject(new RequestError('offline', 'the agent is not connected'));
     const requestId = randomUUID();

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { processKeyOf } from '../../store/agent/index.js';
-import { LiveResponder, replyToUnparsedRequest } from '../../agent/live-response.js';
+import { LiveResponder, REQUEST_HANDLERS, replyToUnparsedRequest } from '../../agent/live-response.js';
 import { applyServerAllow } from '../../cli/commands/agent.js';
 import type { Connection } from '../../collectors/types.js';
-import type { ServerRequest } from '../../core/protocol.js';
+import { REQUEST_ACTIONS, REQUEST_ACTION_NAMES, RequestSchema, type RequestAction, type ServerRequest } from '../../core/protocol.js';
 import { row } from '../support/rows.js';
 import { agentStoreEach } from '../support/stores.js';
 
@@ -173,5 +173,42 @@ describe('requests this build cannot parse', () => {
     expect(replyToUnparsedRequest({ type: 'request', request_id: 'nope', action: 'x' }, 'x')).toBeNull();
     expect(replyToUnparsedRequest({ type: 'ack' }, 'x')).toBeNull();
     expect(replyToUnparsedRequest(null, 'x')).toBeNull();
+  });
+});
+
+describe('the request table (core/protocol.ts REQUEST_ACTIONS)', () => {
+  it('every action in the table has a handler, and every handler an action in the table', () => {
+    expect(Object.keys(REQUEST_HANDLERS).sort()).toEqual(Object.keys(REQUEST_ACTIONS).sort());
+    expect([...REQUEST_ACTION_NAMES].sort()).toEqual(Object.keys(REQUEST_ACTIONS).sort());
+  });
+
+  it('the request schema takes exactly the table\'s actions', () => {
+    const frame = (action: string) => ({ type: 'request', request_id: randomUUID(), action, params: {} });
+    for (const action of Object.keys(REQUEST_ACTIONS)) expect(RequestSchema.safeParse(frame(action)).success, action).toBe(true);
+    expect(RequestSchema.safeParse(frame('shell.exec')).success).toBe(false);
+    expect(RequestSchema.safeParse(frame('toString')).success).toBe(false);
+  });
+
+  it('each handler\'s ok reply, as sent, matches the table\'s result schema', async () => {
+    fx.store.baseline.allow({ process: '*', destination: '198.51.100.0/24', port: null, transport: 'tcp', source: 'cli', comment: null });
+    const samples: { [A in RequestAction]: Record<string, unknown> } = {
+      snapshot: { filters: { port: 443 } },
+      'baseline.query': { ip: '198.51.100.7', port: 4444, transport: 'tcp' },
+      'baseline.allow': { rules: [{ process: '*', destination: '203.0.113.9', port: 443, transport: 'tcp' }] },
+    };
+    for (const action of Object.keys(REQUEST_ACTIONS) as RequestAction[]) {
+      const reply = await responder(async () => ROWS, { domainOf: () => 'cdn.example.test' }).handle(req(action, samples[action]));
+      expect(reply.ok, `${action}: ${JSON.stringify(reply.error)}`).toBe(true);
+      const sent = JSON.parse(JSON.stringify(reply.result)) as unknown;
+      const checked = REQUEST_ACTIONS[action].result.safeParse(sent);
+      expect(checked.success, `${action}: ${checked.error?.message}`).toBe(true);
+    }
+  });
+
+  it('an action the table does not have is SOCKHUNT_E_REQUEST_UNKNOWN, even one named like an object property', async () => {
+    for (const action of ['shell.exec', 'constructor', '__proto__']) {
+      expect(await responder().handle(req(action, {}))).toMatchObject({ ok: false, error: { code: 'SOCKHUNT_E_REQUEST_UNKNOWN' } });
+      expect(replyToUnparsedRequest({ type: 'request', request_id: randomUUID(), action, params: {} }, 'x')).toMatchObject({ error: { code: 'SOCKHUNT_E_REQUEST_UNKNOWN' } });
+    }
   });
 });
