@@ -2,16 +2,14 @@
 // back must take those memories back with it, or the finding would be lost until its suppression window ends.
 import { describe, expect, it } from 'vitest';
 import { FindingRecorder } from '../../agent/recorder.js';
-import { DETECTORS, resolveParams } from '../../agent/detect/index.js';
 import { Outbox } from '../../store/agent/outbox.js';
-import { SCENARIOS } from './detect/scenarios.js';
+import { draftsOf } from '../support/drafts.js';
 import { agentStoreEach } from '../support/stores.js';
 
 const fx = agentStoreEach();
 
 function draft() {
-  const d = DETECTORS.find((x) => x.spec.id === 'nonstandard-port')!;
-  const [first] = d.detect(SCENARIOS['nonstandard-port']!({}), resolveParams(d));
+  const [first] = draftsOf('nonstandard-port');
   if (!first) throw new Error('the scenario made no draft');
   return first;
 }

@@ -1,31 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { buildFindingDoc, type BuildOptions } from '../../core/finding.js';
+import { buildFindingDoc } from '../../core/finding.js';
 import { escapeForTerminal } from '../../core/escape.js';
 import { evidenceLine, formatHuntReport } from '../../cli/report.js';
-import { DETECTORS, resolveParams } from '../../agent/detect/index.js';
-import type { FindingDraft } from '../../agent/detect/types.js';
-import { HOSTILE, NOW } from '../support/rows.js';
-import { SCENARIOS } from '../agent/detect/scenarios.js';
-
-const OPTS: BuildOptions = {
-  eventId: '0b4c8f0e-8a43-4a51-9d7e-9f3a3c1d2e10',
-  huntId: 'TH-HUNTIN-20261128-0001',
-  host: { name: 'web-01', id: '6f1f2c9e-7c55-4d3a-9d8e-2b1f3a4c5d6e' },
-  firstSeen: NOW - 60_000,
-  lastSeen: NOW,
-  count: 3,
-  now: NOW,
-};
-
-function draftsOf(id: string, hostile = false): FindingDraft[] {
-  const d = DETECTORS.find((x) => x.spec.id === id)!;
-  return d.detect(SCENARIOS[id]!(hostile ? { name: HOSTILE, cmd: HOSTILE } : {}), resolveParams(d));
-}
+import { DETECTORS } from '../../agent/detect/index.js';
+import { HOSTILE } from '../support/rows.js';
+import { BUILD_OPTS, draftsOf } from '../support/drafts.js';
 
 describe('hunt report', () => {
   it('prints the DESIGN.md block', () => {
     const [draft] = draftsOf('nonstandard-port');
-    expect(formatHuntReport(buildFindingDoc(draft!, OPTS))).toBe(
+    expect(formatHuntReport(buildFindingDoc(draft!, BUILD_OPTS))).toBe(
       [
         'Hunt ID: TH-HUNTIN-20261128-0001',
         'Technique: T1571',
@@ -41,7 +25,7 @@ describe('hunt report', () => {
 
   it.each(DETECTORS.map((d) => d.spec.id))('never prints raw control characters from %s evidence', (id) => {
     for (const draft of draftsOf(id, true)) {
-      const doc = buildFindingDoc({ ...draft, row: { ...draft.row, user: { name: HOSTILE, id: null } } }, { ...OPTS, host: { name: HOSTILE, id: 'x' } });
+      const doc = buildFindingDoc({ ...draft, row: { ...draft.row, user: { name: HOSTILE, id: null } } }, { ...BUILD_OPTS, host: { name: HOSTILE, id: 'x' } });
       const text = formatHuntReport(doc);
       const lines = text.split('\n');
       expect(lines).toHaveLength(8);
@@ -69,9 +53,9 @@ describe('hunt report', () => {
 
   it('falls back to the user id, then "unknown"', () => {
     const [draft] = draftsOf('nonstandard-port');
-    const anon = buildFindingDoc({ ...draft!, row: { ...draft!.row, user: { name: null, id: '0' } } }, OPTS);
+    const anon = buildFindingDoc({ ...draft!, row: { ...draft!.row, user: { name: null, id: '0' } } }, BUILD_OPTS);
     expect(formatHuntReport(anon)).toContain('\nUser: 0\n');
-    const none = buildFindingDoc({ ...draft!, row: { ...draft!.row, user: { name: null, id: null } } }, OPTS);
+    const none = buildFindingDoc({ ...draft!, row: { ...draft!.row, user: { name: null, id: null } } }, BUILD_OPTS);
     expect(formatHuntReport(none)).toContain('\nUser: unknown\n');
   });
 });

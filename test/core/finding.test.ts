@@ -7,25 +7,10 @@ import {
   type BuildOptions,
 } from '../../core/finding.js';
 import { DETECTORS, resolveParams } from '../../agent/detect/index.js';
-import type { FindingDraft } from '../../agent/detect/types.js';
 import { isSockhuntError } from '../../core/errors.js';
-import { HOSTILE, NOW } from '../support/rows.js';
+import { NOW } from '../support/rows.js';
 import { SCENARIOS } from '../agent/detect/scenarios.js';
-
-const OPTS: BuildOptions = {
-  eventId: '0b4c8f0e-8a43-4a51-9d7e-9f3a3c1d2e10',
-  huntId: 'TH-HUNTIN-20261128-0001',
-  host: { name: 'web-01', id: '6f1f2c9e-7c55-4d3a-9d8e-2b1f3a4c5d6e' },
-  firstSeen: NOW - 60_000,
-  lastSeen: NOW,
-  count: 3,
-  now: NOW,
-};
-
-function draftsOf(id: string, hostile = false): FindingDraft[] {
-  const d = DETECTORS.find((x) => x.spec.id === id)!;
-  return d.detect(SCENARIOS[id]!(hostile ? { name: HOSTILE, cmd: HOSTILE } : {}), resolveParams(d));
-}
+import { BUILD_OPTS, draftsOf } from '../support/drafts.js';
 
 describe('finding document', () => {
   it.each(DETECTORS.map((d) => d.spec.id))('is schema-valid for every %s finding, hostile strings included', (id) => {
@@ -33,7 +18,7 @@ describe('finding document', () => {
       const drafts = draftsOf(id, hostile);
       expect(drafts.length).toBeGreaterThan(0);
       for (const draft of drafts) {
-        const doc = buildFindingDoc(draft, OPTS);
+        const doc = buildFindingDoc(draft, BUILD_OPTS);
         expect(FindingDocSchema.safeParse(JSON.parse(JSON.stringify(doc))).success).toBe(true);
         expect(doc.hunt.detector).toBe(id);
       }
@@ -42,14 +27,14 @@ describe('finding document', () => {
 
   it('maps the draft into ECS fields', () => {
     const [draft] = draftsOf('nonstandard-port');
-    const doc = buildFindingDoc(draft!, OPTS);
+    const doc = buildFindingDoc(draft!, BUILD_OPTS);
     expect(doc).toMatchObject({
       '@timestamp': '2026-11-28T12:00:00.000Z',
-      event: { id: OPTS.eventId, kind: 'alert', category: ['network'], type: ['connection'] },
+      event: { id: BUILD_OPTS.eventId, kind: 'alert', category: ['network'], type: ['connection'] },
       rule: { id: 'nonstandard-port', name: 'Non-standard port', author: 'sockhunt', ruleset: 'sockhunt' },
       threat: { framework: 'MITRE ATT&CK', technique: [{ id: 'T1571', name: 'Non-Standard Port' }] },
       hunt: {
-        id: OPTS.huntId,
+        id: BUILD_OPTS.huntId,
         detector: 'nonstandard-port',
         risk: 'High',
         confidence: 'High',
@@ -58,7 +43,7 @@ describe('finding document', () => {
         last_seen: '2026-11-28T12:00:00.000Z',
         count: 3,
       },
-      host: OPTS.host,
+      host: BUILD_OPTS.host,
       user: { name: 'alice', id: '1000' },
       process: { pid: 4242, name: 'ssh', executable: '/usr/bin/ssh', parent: { pid: 1, name: 'bash' } },
       destination: { ip: '203.0.113.9', port: 2222 },
@@ -74,14 +59,14 @@ describe('finding document', () => {
     const ctx = SCENARIOS['first-seen']!();
     ctx.domainOf = () => 'c2.example.net';
     const [draft] = d.detect(ctx, resolveParams(d));
-    expect(buildFindingDoc(draft!, OPTS).destination).toEqual({ ip: '203.0.113.50', port: 443, domain: 'c2.example.net' });
+    expect(buildFindingDoc(draft!, BUILD_OPTS).destination).toEqual({ ip: '203.0.113.50', port: 443, domain: 'c2.example.net' });
   });
 
   it('rejects what does not fit the schema, naming the field', () => {
     const [draft] = draftsOf('beacon');
     const fail = (opts: Partial<BuildOptions>) => {
       try {
-        buildFindingDoc(draft!, { ...OPTS, ...opts });
+        buildFindingDoc(draft!, { ...BUILD_OPTS, ...opts });
       } catch (err) {
         expect(isSockhuntError(err) && err.code).toBe('SOCKHUNT_E_INPUT');
         return (err as Error).message;
@@ -92,7 +77,7 @@ describe('finding document', () => {
     expect(fail({ count: 0 })).toMatch(/hunt\.count/);
     expect(fail({ eventId: '' })).toMatch(/event\.id/);
     expect(fail({ lastSeen: 'yesterday' })).toMatch(/invalid time/);
-    expect(() => buildFindingDoc({ ...draft!, score: 1.5 }, OPTS)).toThrow(/hunt\.score/);
+    expect(() => buildFindingDoc({ ...draft!, score: 1.5 }, BUILD_OPTS)).toThrow(/hunt\.score/);
   });
 
   it('mints hunt ids from the UTC date and a sequence of at least four digits', () => {
