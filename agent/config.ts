@@ -5,8 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { SockhuntError } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
-import { tryParseCidr } from '../core/ip.js';
-import { DEFAULT_INTERNAL_NETWORKS } from './host-facts.js';
+import { DEFAULT_INTERNAL_NETWORKS, tryParseCidr } from '../core/ip.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/sockhunt/sockhunt.yaml';
 

@@ -1,11 +1,9 @@
 // Facts about the host that detectors need besides sockets: its resolvers, its internal networks, its own
 // addresses and the kernel's TCP counters. Cheap to call every sample: files are re-read at most every 30 s.
 import { networkInterfaces } from 'node:os';
-import { CidrSet } from '../core/ip.js';
+import { CidrSet, DEFAULT_INTERNAL_NETWORKS } from '../core/ip.js';
 import { type ProcReader, type TcpCounters, fsProcReader, parseResolvConf, parseSnmpTcp } from '../collectors/procfs.js';
 
-/** RFC 1918, RFC 6598 (CGNAT), IPv4 link-local, IPv6 ULA and link-local. */
-export const DEFAULT_INTERNAL_NETWORKS = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '169.254.0.0/16', 'fc00::/7', 'fe80::/10'];
 const REFRESH_MS = 30_000;
 const SYSTEMD_STUB = '127.0.0.53';
 
@@ -28,7 +26,7 @@ export class HostFactsSource {
 
   constructor(options: HostFactsOptions = {}) {
     this.reader = options.reader ?? fsProcReader;
-    this.configured = options.internalNetworks ?? DEFAULT_INTERNAL_NETWORKS;
+    this.configured = options.internalNetworks ?? [...DEFAULT_INTERNAL_NETWORKS];
     this.resolvConf = options.resolvConf ?? '/etc/resolv.conf';
   }
 

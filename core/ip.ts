@@ -309,3 +309,6 @@ export class CidrSet {
     return false;
   }
 }
+
+/** Internal networks by default (DESIGN.md "Networks"): RFC 1918, RFC 6598 (CGNAT), IPv4 link-local, IPv6 ULA and link-local. */
+export const DEFAULT_INTERNAL_NETWORKS: readonly string[] = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '169.254.0.0/16', 'fc00::/7', 'fe80::/10'];

@@ -9,7 +9,7 @@ import { escapeForTerminal } from '../core/escape.js';
 import { setSockDiagBinding } from '../collectors/sockdiag.js';
 import { AddonLoader, type AddonManifest, addonCacheDir, commandNeedsAddons } from './addons.js';
 import { setNativeSqliteProvider, setSingleBinaryPath } from '../core/native.js';
-import { setEmbeddedAssetReader } from './assets.js';
+import { setEmbeddedAssetReader } from '../core/assets.js';
 
 declare const SOCKHUNT_SEA_ADDONS: AddonManifest;
 

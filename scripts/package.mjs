@@ -115,7 +115,7 @@ function findAddons() {
   return { sqlite, sockdiag };
 }
 
-/** Data files the product reads at run time, packed as assets `web/<name>` (package/assets.ts). */
+/** Data files the product reads at run time, packed as assets `web/<name>` (core/assets.ts). */
 function dataAssets() {
   const web = join(root, 'server', 'web');
   if (!existsSync(web)) return {};

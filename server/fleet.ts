@@ -1,6 +1,6 @@
 // Fleet prevalence (RITA's prevalence modifier): the share of enrolled hosts that talk to a destination.
 // A destination that few hosts talk to is more suspicious than one half the fleet uses. The endpoint's score
-// is moved by the modifier and the risk re-banded with the agent's own bands (agent/detect/common.ts).
+// is moved by the modifier and the risk re-banded with the bands every detector uses (core/risk.ts).
 import { clamp01, riskFromScore, round3 } from '../core/risk.js';
 import type { Risk } from '../core/risk.js';
 import type { FindingRecord, PrevalenceRule } from '../store/server/contract.js';

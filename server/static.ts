@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SECURITY_HEADERS } from './http.js';
-import { embeddedFile } from '../package/assets.js';
+import { embeddedFile } from '../core/assets.js';
 
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
