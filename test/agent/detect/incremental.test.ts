@@ -8,7 +8,7 @@ import type { BaselineView, ConnectionEvent, DetectContext, HistoryPair, History
 import { UNATTRIBUTED } from '../../../agent/detect/types.js';
 import { configureDetectors, runDetectors } from '../../../agent/detect/index.js';
 import { QuietPairs } from '../../../agent/detect/pairs.js';
-import { HistoryWindow } from '../../../store/agent/history.js';
+import { HistoryWindow } from '../../../store/agent/history-window.js';
 import { BaselineMemory } from '../../../store/agent/baseline-view.js';
 import type { AllowRule } from '../../../core/allow.js';
 import { NOW, conn } from '../../support/rows.js';

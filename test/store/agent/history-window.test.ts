@@ -1,6 +1,6 @@
 // The in-memory history window: what it holds per start, pair versions, and undoing a rolled-back transaction.
 import { describe, expect, it } from 'vitest';
-import { HistoryWindow } from '../../../store/agent/history.js';
+import { HistoryWindow } from '../../../store/agent/history-window.js';
 import { row } from '../../support/rows.js';
 
 const KEY = '/usr/bin/curl';
